@@ -1,0 +1,1 @@
+"""Domain agents: one package per domain, each with `messages.py`, pure logic and `actor.py`."""

@@ -1,0 +1,1 @@
+"""Market data: simulated feeds and the bars built from them."""

@@ -1,0 +1,513 @@
+"""Hash-chain every envelope of a run and batch the rows a store makes durable.
+
+One definition of the chain holds at every journal level::
+
+    head_0 = 32 zero bytes
+    head_n = sha256(head_{n-1} || msgpack(envelope_n))      for every envelope, in seq order
+
+so a run's head hash names its content whatever was stored: `full` stores every envelope with its
+head; `inputs` stores the inputs (each with the head before and after it) and a checkpoint row of
+the running head every `checkpoint_every` outputs; `off` stores nothing and still computes the head.
+Replay re-derives the outputs and compares heads at every stored row, so both `full` and `inputs`
+name the first divergence (exactly for `full`, to within one checkpoint window for `inputs`).
+
+This module does no I/O: the kernels hand `take_batch()` to a `Store` (group commit).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import operator
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Literal, NamedTuple, Protocol
+
+import msgspec
+
+from runtime._errors import JournalBrokenError, JournalClosedError, StoreBrokenError
+from runtime._message import CODEC, HEADER_DECODER, Envelope, Message
+
+JournalLevel = Literal["full", "inputs", "off"]
+RowKind = Literal["in", "out", "ck"]
+
+GENESIS = bytes(32)
+"""The head before the first envelope of every run."""
+
+_sha256 = hashlib.sha256
+_new_row = tuple.__new__  # NamedTuple.__new__ runs Python code; this builds the same row in C
+_seq_of = operator.itemgetter(0)
+
+
+class JournalRow(NamedTuple):
+    """One stored row. `prev` is set only where the previous row may be absent (level `inputs`)."""
+
+    seq: int
+    ts: int
+    kind: RowKind
+    type: str
+    src: str
+    corr: str
+    prev: bytes | None
+    hash: bytes
+    data: bytes
+
+
+class RunInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """Describe a run: what ran it, at what level, with which config and seed."""
+
+    run_id: str
+    kernel: Literal["sim", "live"]
+    mode: str
+    level: JournalLevel
+    seed: int
+    config: str
+    """The effective config as JSON, secrets redacted; replay rebuilds the actors from it."""
+    created_ns: int = 0
+    """Wall-clock creation time, for people; never hashed."""
+    status: Literal["open", "closed"] = "open"
+
+
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """Persist actor and kernel state at `seq`, with the chain head at that point."""
+
+    run_id: str
+    seq: int
+    head: bytes
+    data: bytes
+
+
+class Store(Protocol):
+    """Persist runs, journal rows and snapshots. Implemented by the SQLite and PostgreSQL adapters.
+
+    Every method is a cancellation point. `append` returns once the rows are durable. Journal and
+    snapshot rows are append-only: the store rejects UPDATE and DELETE on them (triggers).
+    """
+
+    name: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def create_run(self, run: RunInfo, /) -> None: ...
+
+    async def get_run(self, run_id: str, /) -> RunInfo | None: ...
+
+    async def list_runs(self) -> list[RunInfo]: ...
+
+    async def set_run_status(self, run_id: str, status: Literal["open", "closed"], /) -> None: ...
+
+    async def append(self, run_id: str, rows: Sequence[JournalRow], /) -> None: ...
+
+    def read(
+        self, run_id: str, /, *, after_seq: int = 0, batch: int = 10_000
+    ) -> AsyncIterator[list[JournalRow]]: ...
+
+    async def last_row(self, run_id: str, /) -> JournalRow | None: ...
+
+    async def query(
+        self,
+        run_id: str,
+        /,
+        *,
+        types: Sequence[str] = (),
+        corr: str | None = None,
+        src_prefix: str | None = None,
+        after_seq: int = 0,
+        before_seq: int | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[JournalRow]:
+        """Return one page of the envelope rows of `run_id` that match every filter given.
+
+        Rows have `after_seq < seq` (and `seq < before_seq` when given), a `type` in `types`
+        (any when empty), `corr == corr` when given (`""` matches rows without one), and a `src`
+        starting with `src_prefix` (literally: no wildcards). They come in seq order, newest
+        first when `newest_first` (page back with `before_seq` = the last seq seen), at most
+        `limit` (1..`QUERY_LIMIT_MAX`, else `ValueError`). Checkpoint rows are never returned.
+        """
+
+    async def save_snapshot(self, snapshot: Snapshot, /) -> None: ...
+
+    async def latest_snapshot(self, run_id: str, /) -> Snapshot | None: ...
+
+
+QUERY_LIMIT_MAX = 10_000
+"""The most rows one `Store.query` call returns."""
+
+
+def check_query(types: Sequence[str], limit: int, /) -> tuple[str, ...]:
+    """Validate the arguments of `Store.query`; return `types` without duplicates, in order."""
+    if isinstance(types, str):
+        raise TypeError(f"`types` must be a sequence of type tags, not the str {types!r}")
+    if not 1 <= limit <= QUERY_LIMIT_MAX:
+        raise ValueError(f"`limit` must be in 1..{QUERY_LIMIT_MAX}, got {limit}")
+    return tuple(dict.fromkeys(types))
+
+
+class Checkpoint(msgspec.Struct, frozen=True, array_like=True):
+    """The payload of a checkpoint row: how many outputs the running head covers."""
+
+    outputs: int
+
+
+_CKPT_ENC = msgspec.msgpack.Encoder()
+
+
+class Journal:
+    """Chain envelopes and buffer the rows to store; the writer drains them in batches.
+
+    `append` only queues the envelope: encoding and hashing run in one tight loop per batch
+    (`take_batch`, or reading `head`), which is where a Python kernel saves its microseconds.
+    Invariant: `head` covers every envelope appended so far, in seq order, at every level.
+    """
+
+    def __init__(
+        self,
+        *,
+        level: JournalLevel = "full",
+        head: bytes = GENESIS,
+        last_seq: int = 0,
+        checkpoint_every: int = 1024,
+    ) -> None:
+        if level not in ("full", "inputs"):
+            raise ValueError(f"`level` must be full or inputs (off: no journal), got {level!r}")
+        self.level: JournalLevel = level
+        self._head = head
+        self.last_seq = last_seq
+        self.durable_seq = last_seq
+        self.durable_head = head
+        """The head at `durable_seq`: what the store holds (the writer sets both)."""
+        self.checkpoint_every = checkpoint_every
+        self._outputs_since_ckpt = 0
+        self._outputs = 0
+        self._last_was_input = True
+        self._pending: list[Envelope] = []
+        self._rows: list[JournalRow] = []
+        self._tags: dict[type[Message], str] = {}
+        self._encode = CODEC.raw_encoder.encode
+        self.append = self._pending.append  # type: ignore[method-assign]
+
+    def append(self, env: Envelope, /) -> None:  # replaced per instance by list.append
+        """Queue `env`; its seq must follow the last one (the kernel guarantees it)."""
+        self._pending.append(env)
+
+    @property
+    def head(self) -> bytes:
+        """Return the chain head over every envelope appended so far."""
+        if self._pending:
+            self._chain()
+        return self._head
+
+    @head.setter
+    def head(self, value: bytes) -> None:
+        if self._pending:
+            self._chain()
+        self._head = value
+
+    @property
+    def appended(self) -> int:
+        """Return how many envelopes wait to be chained (for tests and metrics)."""
+        return len(self._pending)
+
+    def _tag(self, mtype: type[Message]) -> str:
+        tag = self._tags.get(mtype)
+        if tag is None:
+            tag = str(mtype.__struct_config__.tag)
+            self._tags[mtype] = tag
+        return tag
+
+    def _chain(self) -> None:
+        """Encode, hash and row every queued envelope, in order."""
+        pending = self._pending
+        if not pending:
+            return
+        encode = self._encode
+        sha = _sha256
+        new_row = _new_row
+        row_type = JournalRow
+        tags = self._tags
+        rows = self._rows
+        head = self._head
+        last = self.last_seq
+        full = self.level == "full"
+        for env in pending:
+            seq = env.seq
+            # Invariant: seqs strictly increase, so the chain has exactly one order.
+            if seq <= last:
+                raise AssertionError(f"journal seq {seq} after {last}")
+            last = seq
+            data = encode(env)
+            prev = head
+            head = sha(prev + data).digest()
+            if full:
+                mtype = type(env.msg)
+                rows.append(
+                    new_row(
+                        row_type,
+                        (
+                            seq,
+                            env.ts,
+                            "in" if env.inp else "out",
+                            tags.get(mtype) or self._tag(mtype),
+                            env.src,
+                            env.corr,
+                            None,
+                            head,
+                            data,
+                        ),
+                    )
+                )
+            elif env.inp:
+                mtype = type(env.msg)
+                rows.append(
+                    new_row(
+                        row_type,
+                        (
+                            seq,
+                            env.ts,
+                            "in",
+                            tags.get(mtype) or self._tag(mtype),
+                            env.src,
+                            env.corr,
+                            prev,
+                            head,
+                            data,
+                        ),
+                    )
+                )
+            else:
+                self._outputs += 1
+                self._outputs_since_ckpt += 1
+                if self._outputs_since_ckpt >= self.checkpoint_every:
+                    self._head = head
+                    self._checkpoint(seq, env.ts)
+        self._last_was_input = pending[-1].inp
+        pending.clear()
+        self._head = head
+        self.last_seq = last
+
+    def _checkpoint(self, seq: int, ts: int) -> None:
+        self._outputs_since_ckpt = 0
+        self._rows.append(
+            JournalRow(
+                seq,
+                ts,
+                "ck",
+                "kernel.Checkpoint",
+                "kernel",
+                "",
+                None,
+                self._head,
+                _CKPT_ENC.encode(Checkpoint(self._outputs)),
+            )
+        )
+
+    def seal(self) -> None:
+        """Write a final checkpoint so the end of an `inputs` run is verifiable; idempotent."""
+        self._chain()
+        # When the run ends on an input, that input's row already pins the head (and a
+        # checkpoint would collide with its seq).
+        if self.level == "inputs" and self._outputs_since_ckpt and not self._last_was_input:
+            self._checkpoint(self.last_seq, 0)
+
+    def take_batch(self, limit: int | None = None, /) -> list[JournalRow]:
+        """Chain what is queued and hand (at most `limit`) rows to the writer, oldest first."""
+        self._chain()
+        rows = self._rows
+        if limit is not None and len(rows) > limit:
+            self._rows = rows[limit:]
+            return rows[:limit]
+        self._rows = []
+        return rows
+
+    @property
+    def buffered(self) -> int:
+        """Return how many envelopes and rows wait for the writer."""
+        return len(self._pending) + len(self._rows)
+
+    def close(self) -> None:
+        """Refuse further appends."""
+        self._chain()
+
+        def closed(env: Envelope, /) -> None:
+            raise JournalClosedError("journal is closed")
+
+        self.append = closed  # type: ignore[method-assign]
+
+
+
+class VerifyResult(NamedTuple):
+    """What `verify_rows` found: rows checked, the last seq and the head hash."""
+
+    rows: int
+    last_seq: int
+    head: bytes
+
+
+def verify_rows(
+    run_id: str, rows: Iterable[JournalRow], /, *, state: VerifyResult | None = None
+) -> VerifyResult:
+    """Check the chain over `rows` (in seq order); raise `JournalBrokenError` at the first bad link.
+
+    A row without `prev` must follow its predecessor directly (level `full`): its hash is
+    recomputed from the previous row's hash. A row with `prev` (level `inputs`) is checked on its
+    own and, when its seq follows the previous stored row directly, linked to it. Checkpoint rows
+    carry the running head over outputs that are not stored: replay verifies those.
+    """
+    n, last_seq, head = state if state is not None else VerifyResult(0, 0, GENESIS)
+    for row in rows:
+        if row.seq <= last_seq and row.kind != "ck":
+            raise JournalBrokenError(
+                f"seq {row.seq} is not after seq {last_seq}", run_id=run_id, seq=row.seq
+            )
+        if row.kind == "ck":
+            head = row.hash
+        else:
+            contiguous = row.seq == last_seq + 1
+            if row.prev is None:
+                if not contiguous:
+                    raise JournalBrokenError(
+                        f"seq {row.seq} follows seq {last_seq}: rows are missing",
+                        run_id=run_id,
+                        seq=row.seq,
+                    )
+                prev = head
+            else:
+                if contiguous and row.prev != head:
+                    raise JournalBrokenError(
+                        f"seq {row.seq} does not link to seq {last_seq}", run_id=run_id, seq=row.seq
+                    )
+                prev = row.prev
+            if _sha256(prev + row.data).digest() != row.hash:
+                raise JournalBrokenError(
+                    f"seq {row.seq} hash does not match its content", run_id=run_id, seq=row.seq
+                )
+            try:
+                env = HEADER_DECODER.decode(row.data)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise JournalBrokenError(
+                    f"seq {row.seq} does not decode: {exc}", run_id=run_id, seq=row.seq
+                ) from exc
+            if env.seq != row.seq:
+                raise JournalBrokenError(
+                    f"seq {row.seq} holds an envelope with seq {env.seq}",
+                    run_id=run_id,
+                    seq=row.seq,
+                )
+            head = row.hash
+        last_seq = max(last_seq, row.seq)
+        n += 1
+    return VerifyResult(n, last_seq, head)
+
+
+class MemoryStore:
+    """Keep runs in memory: for tests, parameter sweeps and the `testing` module.
+
+    It honours the same contract as the SQL stores (the contract suite runs on it): duplicate
+    runs, seqs and conflicting snapshots are refused with `StoreBrokenError`.
+    """
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self._runs: dict[str, RunInfo] = {}
+        self._rows: dict[str, list[JournalRow]] = {}
+        self._snapshots: dict[str, dict[int, Snapshot]] = {}
+
+    @classmethod
+    def from_config(cls, cfg: object, /, *, data_dir: object) -> MemoryStore:
+        """Build an empty store; nothing of it outlives the process."""
+        return cls()
+
+    async def open(self) -> None:
+        """Nothing to open."""
+
+    async def close(self) -> None:
+        """Nothing to close; the data stays for inspection."""
+
+    async def create_run(self, run: RunInfo, /) -> None:
+        if run.run_id in self._runs:
+            raise StoreBrokenError(f"memory store: create run `{run.run_id}`: it exists")
+        self._runs[run.run_id] = run
+        self._rows.setdefault(run.run_id, [])
+
+    async def get_run(self, run_id: str, /) -> RunInfo | None:
+        return self._runs.get(run_id)
+
+    async def list_runs(self) -> list[RunInfo]:
+        return sorted(self._runs.values(), key=lambda r: (r.created_ns, r.run_id))
+
+    async def set_run_status(self, run_id: str, status: Literal["open", "closed"], /) -> None:
+        if run_id not in self._runs:
+            raise StoreBrokenError(f"memory store: no run `{run_id}`")
+        self._runs[run_id] = msgspec.structs.replace(self._runs[run_id], status=status)
+
+    async def append(self, run_id: str, rows: Sequence[JournalRow], /) -> None:
+        stored = self._rows.setdefault(run_id, [])
+        last = stored[-1].seq if stored else 0
+        for row in rows:
+            if row.seq <= last:
+                raise StoreBrokenError(
+                    f"memory store: append seq {rows[0].seq}..{rows[-1].seq} of run `{run_id}`: "
+                    f"seq {row.seq} is stored already"
+                )
+            last = row.seq
+        stored.extend(rows)
+
+    async def read(
+        self, run_id: str, /, *, after_seq: int = 0, batch: int = 10_000
+    ) -> AsyncIterator[list[JournalRow]]:
+        rows = [r for r in self._rows.get(run_id, []) if r.seq > after_seq]
+        for i in range(0, len(rows), batch):
+            yield rows[i : i + batch]
+
+    async def last_row(self, run_id: str, /) -> JournalRow | None:
+        rows = self._rows.get(run_id)
+        return rows[-1] if rows else None
+
+    async def query(
+        self,
+        run_id: str,
+        /,
+        *,
+        types: Sequence[str] = (),
+        corr: str | None = None,
+        src_prefix: str | None = None,
+        after_seq: int = 0,
+        before_seq: int | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[JournalRow]:
+        wanted = frozenset(check_query(types, limit))
+        rows = self._rows.get(run_id, [])
+        # Rows are stored in seq order: bisect to the window, then walk it from the wanted end.
+        lo = bisect.bisect_right(rows, after_seq, key=_seq_of)
+        hi = len(rows) if before_seq is None else bisect.bisect_left(rows, before_seq, key=_seq_of)
+        page: list[JournalRow] = []
+        for i in range(hi - 1, lo - 1, -1) if newest_first else range(lo, hi):
+            row = rows[i]
+            if (
+                row.kind != "ck"
+                and (not wanted or row.type in wanted)
+                and (corr is None or row.corr == corr)
+                and (src_prefix is None or row.src.startswith(src_prefix))
+            ):
+                page.append(row)
+                if len(page) == limit:
+                    break
+        return page
+
+    async def save_snapshot(self, snapshot: Snapshot, /) -> None:
+        snaps = self._snapshots.setdefault(snapshot.run_id, {})
+        known = snaps.get(snapshot.seq)
+        if known is not None and known != snapshot:
+            raise StoreBrokenError(
+                f"memory store: snapshot of `{snapshot.run_id}` at seq {snapshot.seq}: "
+                "another one is stored there"
+            )
+        snaps[snapshot.seq] = snapshot
+
+    async def latest_snapshot(self, run_id: str, /) -> Snapshot | None:
+        snaps = self._snapshots.get(run_id)
+        return snaps[max(snaps)] if snaps else None
