@@ -1,0 +1,1 @@
+"""Devices: gateways and devices under policy; today the quarantine registry."""

@@ -1,0 +1,87 @@
+"""Decide who may do what: bearer tokens to principals, and the one table of permissions.
+
+Every route names the action it performs (`opt={"action": ...}`); a guard on the router checks
+the token and the table before the request body is even read, so an unauthenticated caller gets
+401 and a caller whose role lacks the action gets 403, whatever else is wrong with the request.
+A route that names no action is refused: a forgotten declaration fails closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from runtime import Principal, Role
+
+Action = Literal[
+    "public",
+    "read",
+    "kill",
+    "reduce",
+    "resume",
+    "quarantine",
+    "release",
+    "guard_on",
+    "guard_off",
+    "request_approval",
+    "decide_approval",
+]
+
+_ALL: frozenset[Role] = frozenset({"viewer", "operator", "approver", "admin"})
+
+PERMISSIONS: dict[Action, frozenset[Role]] = {
+    "read": _ALL,
+    "kill": frozenset({"operator", "admin"}),
+    "reduce": frozenset({"operator", "admin"}),
+    "resume": frozenset({"admin"}),
+    "quarantine": frozenset({"operator", "admin"}),
+    "release": frozenset({"admin"}),
+    "guard_on": frozenset({"operator", "admin"}),
+    "guard_off": frozenset({"admin"}),
+    "request_approval": frozenset({"operator", "approver", "admin"}),
+    "decide_approval": frozenset({"approver", "admin"}),
+}
+"""Which roles may perform each action; `public` (only `/health`) needs no token at all."""
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kinetic"'}
+
+
+def permit(principal: Principal, action: Action, /) -> None:
+    """Raise 403 unless `principal`'s role may perform `action`."""
+    allowed = PERMISSIONS[action]
+    if principal.role not in allowed:
+        roles = ", ".join(r for r in ("viewer", "operator", "approver", "admin") if r in allowed)
+        raise PermissionDeniedException(
+            f"role `{principal.role}` may not `{action}`; it needs one of: {roles}"
+        )
+
+
+def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Authenticate the bearer token and check the route's action (a Litestar guard)."""
+    action: Action | None = handler.opt.get("action")
+    if action is None and connection.scope.get("method") == "OPTIONS":
+        action = "read"  # Litestar's own answer listing a route's methods: tell viewers only
+    if action == "public":
+        return
+    if action is None or action not in PERMISSIONS:
+        raise PermissionDeniedException("this route declares no permission")
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthorizedException(
+            "missing bearer token: send `Authorization: Bearer <token>`", headers=CHALLENGE
+        )
+    tokens = connection.app.state["api"].daemon.tokens
+    principal = tokens.verify(token.strip())
+    if principal is None:
+        raise NotAuthorizedException("invalid bearer token", headers=CHALLENGE)
+    permit(principal, action)
+    connection.state["principal"] = principal
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any], /) -> Principal:
+    """Return the principal the guard verified for this request."""
+    principal: Principal = connection.state["principal"]
+    return principal
