@@ -1,0 +1,1 @@
+"""The file feeds against the real data in ../shared/data."""
