@@ -596,3 +596,7 @@ def version_cmd() -> None:
 from runtime._ctl import ctl  # noqa: E402  (the `kinetic ctl` group: HTTP to the daemon)
 
 main.add_command(ctl)
+
+from runtime._data_cmd import data  # noqa: E402  (the `kinetic data` group: candle history)
+
+main.add_command(data)
