@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import json
 import secrets
 import time
 from collections.abc import Sequence
@@ -246,6 +247,30 @@ class ReportCollector(Actor):
         self.reports.append(msg)
 
 
+def artifacts(kernel: KernelBase, reports: Sequence[Message], /) -> dict[str, bytes]:
+    """Return the files a finished run's reports and actors offer, by file name.
+
+    A report type with `artifact` set is written as that JSON file (one object, or a list when
+    several were published); an actor with an `artifacts()` method (CSVs, plots) adds its own.
+    Called after the run, outside any handler, so it may be slow.
+    """
+    files: dict[str, bytes] = {}
+    grouped: dict[str, list[Any]] = {}
+    for r in reports:
+        name = type(r).artifact
+        if name:
+            grouped.setdefault(name, []).append(msgspec.to_builtins(r))
+    for name, items in grouped.items():
+        body = items[0] if len(items) == 1 else items
+        files[name] = json.dumps(body, indent=2).encode() + b"\n"
+    for cell in kernel.cells.values():
+        produce = getattr(cell.actor, "artifacts", None)
+        if callable(produce):
+            for name, data in produce().items():
+                files[f"{cell.name}.{name}" if name in files else name] = data
+    return files
+
+
 class Backtest(SimKernel):
     """A sim kernel that knows its config's time window: `run_to_end` runs it and stops."""
 
@@ -305,7 +330,7 @@ def build_sim(
         kernel.add_adapter(name, adapter)
         events = getattr(adapter, "events", None)
         if callable(events):  # an in-process feed: (ts_ns, Message) pairs sorted by ts
-            kernel.add_source(name, events())
+            kernel.add_source(name, events(), dst=getattr(adapter, "to", ""))
     return kernel
 
 

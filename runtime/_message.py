@@ -37,6 +37,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, tag=True, tag_field="ty
     effect: ClassVar[bool] = False
     report: ClassVar[bool] = False
     """A result for people: `kinetic backtest` writes these to `reports.jsonl` and prints them."""
+    artifact: ClassVar[str | None] = None
+    """For a report: also write it as this JSON file of the artifacts (a list if several)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # msgspec finalizes the struct config after this hook runs, so the tag is read lazily.

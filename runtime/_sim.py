@@ -96,12 +96,18 @@ class SimKernel(KernelBase):
     def _arm(self, actor: str, timer_id: int, spec: TimerSpec, /) -> None:
         self._push(spec.due, _TIMER, (actor, timer_id, spec.due))
 
-    def add_source(self, name: str, events: Iterable[tuple[int, Message]], /) -> None:
-        """Feed `(ts_ns, message)` pairs, in ts order, as inputs from `name`."""
+    def add_source(
+        self, name: str, events: Iterable[tuple[int, Message]], /, *, dst: str = ""
+    ) -> None:
+        """Feed `(ts_ns, message)` pairs, in ts order, as inputs from `name`.
+
+        With `dst` every message goes to that actor only instead of being published (a simulated
+        venue that matches market data before it publishes it).
+        """
         it = iter(events)
         first = next(it, None)
         if first is not None:
-            self._push(first[0], _SOURCE, (name, first[1], it))
+            self._push(first[0], _SOURCE, (name, first[1], it, dst))
 
     def call_at(self, ts: int, fn: Callable[[], None], /) -> None:
         """Run `fn` (say, an operator command through `emit_input`) when the clock reaches `ts`."""
@@ -160,11 +166,11 @@ class SimKernel(KernelBase):
                 actor, timer_id, due = payload
                 self.fire_timer(actor, timer_id, due)
             elif kind == _SOURCE:
-                name, msg, it = payload
-                self.emit_input(name, msg)
+                name, msg, it, to = payload
+                self.emit_input(name, msg, dst=to)
                 nxt = next(it, None)
                 if nxt is not None:
-                    self._push(nxt[0], _SOURCE, (name, nxt[1], it))
+                    self._push(nxt[0], _SOURCE, (name, nxt[1], it, to))
             else:
                 payload()
         if until_ns is not None and until_ns > self._now:

@@ -387,6 +387,8 @@ def _run_backtest(cfg: KineticConfig, source: str, data_dir: Path, out: str | No
             "".join(json.dumps(msgspec.to_builtins(r)) + "\n" for r in reports)
         )
     (out_dir / "config.toml").write_text(dump_toml(redact(cfg)))
+    for name, body in _app.artifacts(kernel, reports).items():
+        (out_dir / name).write_bytes(body)
     failures = sum(c.failures for c in kernel.cells.values())
     log.info("runtime_complete", run_id=run_id, failures=failures, events=kernel.seq, head=head)
     table = Table(title=f"backtest {run_id}", show_header=False)
@@ -412,10 +414,19 @@ def _print_reports(reports: list[Any], console: Any) -> None:
     for r in reports:
         row = msgspec.to_builtins(r)
         by_type.setdefault(row.pop("type"), []).append(row)
+
+    def cell(v: Any) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
     for tag, rows in by_type.items():
-        table = Table(*rows[0].keys(), title=tag)
-        for row in rows:
-            table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()))
+        if len(rows[0]) > 6:  # too wide for a row per message: a column per message instead
+            table = Table("field", *(str(i + 1) for i in range(len(rows))), title=tag)
+            for key in rows[0]:
+                table.add_row(key, *(cell(r.get(key)) for r in rows))
+        else:
+            table = Table(*rows[0].keys(), title=tag)
+            for row in rows:
+                table.add_row(*(cell(v) for v in row.values()))
         console.print(table)
 
 

@@ -34,6 +34,9 @@ class FeedWindowConfig(ConfigBase, frozen=True, kw_only=True):
     """Stamp to stop before, ISO 8601, exclusive."""
     limit: NonNegativeInt | None = None
     """Most messages to emit (after `start`); unset: all."""
+    to: str = ""
+    """Send every message to this actor instead of publishing it: a simulated venue with
+    `relay = true` matches each bar first, then publishes it. Unset: publish."""
 
     def __post_init__(self) -> None:
         for name in ("start", "end"):

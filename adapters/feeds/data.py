@@ -57,6 +57,11 @@ class FileFeed(Adapter, ABC):
         """Return the feed's `(ts_ns, message)` pairs, in ts order, read lazily."""
         return windowed(self.read(), self.params)
 
+    @property
+    def to(self) -> str:
+        """Return the actor the feed sends to ("" to publish), read by the sim kernel's builder."""
+        return self.params.to
+
     @abstractmethod
     def read(self) -> Iterator[tuple[int, MarketData]]:
         """Read the whole file; `events` applies the window."""

@@ -1,0 +1,1 @@
+"""Venues: where orders go. Today the simulated venue (backtests and paper trading)."""

@@ -1,0 +1,1 @@
+"""Execution: the order contract, the order state machine, client ids, reconciliation."""

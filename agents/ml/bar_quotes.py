@@ -1,0 +1,91 @@
+"""Quote a bar-driven Avellaneda-Stoikov-like market maker: the peers' benchmark strategy.
+
+`../shared/peers/README.md` defines it, and NautilusTrader and backtrader run it; we run the same
+arithmetic so the three can be compared order for order. Per bar with close `c`:
+
+    var   <- lam * var + (1 - lam) * ln(c / c_prev)^2      (var starts at 0)
+    sp     = c * sqrt(var)                                  (sigma in price units)
+    r      = c - (q / size) * gamma * sp^2                  (reservation price)
+    bid    = min(floor((r - k*sp) / tick) * tick, c - tick)
+    ask    = max(ceil((r + k*sp) / tick) * tick,  c + tick)
+
+no quotes until `warmup` returns are seen, no bid when `q >= qmax`, no ask when `q <= -qmax`.
+The model runs in float64 (features may, DESIGN.md §2); prices leave it as whole ticks, so the
+quotes are exact `Decimal`s on the grid.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import msgspec
+
+from runtime import ConfigBase
+
+
+class BarQuoterConfig(ConfigBase, frozen=True, kw_only=True):
+    """The quoting model's parameters (the peers' values are the defaults)."""
+
+    lam: float = 0.94
+    """EWMA decay of squared 1-bar log returns."""
+    k: float = 1.0
+    """Half-spread in units of `sp`."""
+    gamma: float = 0.0005
+    """Inventory aversion."""
+    size: Decimal = Decimal("0.01")
+    """Order size, base units; `q / size` is the inventory in orders."""
+    qmax: Decimal = Decimal(1)
+    """No bid at `q >= qmax`, no ask at `q <= -qmax`."""
+    warmup: int = 30
+    """Returns to see before the first quote."""
+    tick: Decimal = Decimal("0.01")
+    """The price grid."""
+
+
+class BarQuoterState(msgspec.Struct, kw_only=True):
+    """The EWMA recursion."""
+
+    prev: float | None = None
+    var: float = 0.0
+    returns: int = 0
+
+
+class BarQuoter:
+    """Turn closes and the inventory into (bid, ask), each None when that side must not quote."""
+
+    __slots__ = ("_gamma", "_k", "_lam", "_size", "_tick", "_tick_f", "params", "state")
+
+    def __init__(self, params: BarQuoterConfig, state: BarQuoterState | None = None) -> None:
+        self.params = params
+        self.state = state or BarQuoterState()
+        self._lam = params.lam
+        self._k = params.k
+        self._gamma = params.gamma
+        self._size = float(params.size)
+        self._tick = params.tick
+        self._tick_f = float(params.tick)
+
+    def update(self, close: Decimal, q: Decimal, /) -> tuple[Decimal | None, Decimal | None]:
+        """Take the next close and the position; return the quotes for the next bar."""
+        st = self.state
+        c = float(close)
+        if st.prev is not None:
+            r = math.log(c / st.prev)
+            st.var = self._lam * st.var + (1.0 - self._lam) * r * r
+            st.returns += 1
+        st.prev = c
+        p = self.params
+        if st.returns < p.warmup:
+            return None, None
+        sp = c * math.sqrt(st.var)
+        res = c - (float(q) / self._size) * self._gamma * sp * sp
+        half = self._k * sp
+        tick = self._tick
+        tf = self._tick_f
+        ticks = close / tick  # exact: the close is on the grid
+        bid_ticks = min(Decimal(math.floor((res - half) / tf)), ticks - 1)
+        ask_ticks = max(Decimal(math.ceil((res + half) / tf)), ticks + 1)
+        bid = bid_ticks * tick if q < p.qmax else None
+        ask = ask_ticks * tick if q > -p.qmax else None
+        return bid, ask
