@@ -32,6 +32,7 @@ REGISTRY: dict[str, str] = {
     "stores": "bench.stores",
     "recovery": "bench.recovery",
     "control_api": "bench.control_api",
+    "backtest": "bench.backtest",
 }
 """Benchmark name -> module, in the order `--all` runs them."""
 
