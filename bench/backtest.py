@@ -94,14 +94,28 @@ def run(quick: bool) -> list[Figure]:
                 f"{BACKTRADER_US[name]} us/bar (ratio {us / BACKTRADER_US[name]:.3f}, goal 1/6)"
             )
             figures.append(
-                figure(f"backtest.{name}.us_per_bar", us, "us/bar", baseline=NAUTILUS_US[name],
-                       goal=round(GOAL_US[name], 2), goal_on="value", better="lower",
-                       note=note)  # fmt: skip
+                figure(
+                    f"backtest.{name}.us_per_bar",
+                    us,
+                    "us/bar",
+                    baseline=NAUTILUS_US[name],
+                    goal=round(GOAL_US[name], 2),
+                    goal_on="value",
+                    better="lower",
+                    note=note,
+                )
             )
             if name == "mm":
                 figures.append(
-                    figure("backtest.mm.peak_rss_mib", rss, "MiB", baseline=1593.0, goal=300.0,
-                           goal_on="value", better="lower",
-                           note="baseline: NautilusTrader's peak RSS (recorded)")  # fmt: skip
+                    figure(
+                        "backtest.mm.peak_rss_mib",
+                        rss,
+                        "MiB",
+                        baseline=1593.0,
+                        goal=300.0,
+                        goal_on="value",
+                        better="lower",
+                        note="baseline: NautilusTrader's peak RSS (recorded)",
+                    )
                 )
     return figures
