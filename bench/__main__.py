@@ -33,6 +33,7 @@ REGISTRY: dict[str, str] = {
     "recovery": "bench.recovery",
     "control_api": "bench.control_api",
     "backtest": "bench.backtest",
+    "risk": "bench.risk",
 }
 """Benchmark name -> module, in the order `--all` runs them."""
 

@@ -3,14 +3,17 @@
 Operator commands (`SetTradingState`, `SetPaperGuard`) enter the bus as journaled inputs from the
 control API or a signal; the gate turns them into events (`TradingStateChanged`, from `runtime`,
 and `PaperGuardChanged`). Strategies submit `OrderIntent`s; the gate answers each with
-`OrderApproved` or `OrderDenied` (with a reason code), and asks execution to cancel open orders
-when a scope halts (`CancelOpenOrders`).
+`OrderApproved` or `OrderDenied` (with a reason code, see docs/risk.md), and asks execution to
+cancel open orders when a scope halts (`CancelOpenOrders`). Drawdown tiers announce themselves
+(`DrawdownTierChanged`), and the gate sums up its run in a `RiskReport` when it stops.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import ClassVar, Literal
+
+import msgspec
 
 from runtime import Message, TradingScope, TradingState
 
@@ -54,7 +57,10 @@ class OrderIntent(Message, frozen=True, kw_only=True, tag="risk.OrderIntent"):
     qty: Decimal
     price: Decimal | None = None
     reduce_only: bool = False
-    """The strategy asserts the order only reduces a position (until positions are known here)."""
+    """The strategy asserts the order only reduces a position; required while REDUCING, where
+    the gate also checks it against the position when it knows the balances."""
+    replaces: str = ""
+    """The client id of the order this one replaces (a modify); empty for a new order."""
 
 
 class OrderApproved(Message, frozen=True, kw_only=True, tag="risk.OrderApproved"):
@@ -78,3 +84,58 @@ class CancelOpenOrders(Message, frozen=True, kw_only=True, tag="risk.CancelOpenO
     scope: TradingScope
     target: str
     reason: str
+
+
+class DrawdownTierChanged(Message, frozen=True, kw_only=True, tag="risk.DrawdownTierChanged"):
+    """Announce a drawdown tier: entered as equity fell, or left by an operator's resume.
+
+    Strategies may read `size_multiplier` to size their orders down; the gate enforces it on the
+    configured order limits either way (code `DRAWDOWN_SIZE`). Tier 0 is no tier.
+    """
+
+    tier: int
+    state: TradingState
+    size_multiplier: Decimal
+    equity: Decimal
+    peak: Decimal
+    drawdown_pct: Decimal
+
+
+class DrawdownTransition(msgspec.Struct, frozen=True, kw_only=True):
+    """One change of drawdown tier, for the report: when, from which to which, and why."""
+
+    ts: int
+    from_tier: int
+    to_tier: int
+    state: TradingState
+    """The state the new tier asks for (ACTIVE for tier 0 and for size-only tiers)."""
+    equity: Decimal
+    peak: Decimal
+    drawdown_pct: Decimal
+    by: str
+    """`risk:drawdown` when equity moved the tier, the operator when a resume reset it."""
+
+
+class RiskReport(Message, frozen=True, kw_only=True, tag="risk.RiskReport"):
+    """Sum up the gate's run: verdicts, denials per code, drawdown tiers, peak and max drawdown.
+
+    Published when the gate stops; `kinetic backtest` writes it to `reports.jsonl`.
+    """
+
+    report: ClassVar[bool] = True
+    artifact: ClassVar[str | None] = "risk_report.json"
+
+    gate: str
+    approved: int
+    denied: int
+    denials: dict[str, int]
+    """Denials per reason code (codes that never fired are absent)."""
+    tier: int
+    transitions: list[DrawdownTransition]
+    transitions_dropped: int
+    """Transitions past the bound the gate keeps (`MAX_TRANSITIONS`), counted, not listed."""
+    equity: Decimal | None
+    peak_equity: Decimal | None
+    """The highest equity seen in the run (None when equity was never known)."""
+    max_drawdown_pct: Decimal
+    """The deepest drawdown from the tiers' peak, in percent."""

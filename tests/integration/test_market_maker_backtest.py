@@ -69,6 +69,8 @@ def test_market_maker_writes_its_artifacts_and_replays(tmp_path: Path) -> None:
     assert metrics["inventory_max"] <= 1.01
     for png in ("price.png", "inventory.png", "equity.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    risk = json.loads((out / "risk_report.json").read_text())
+    assert risk["approved"] == metrics["orders"] and risk["denied"] == 0
     run = json.loads((out / "run.json").read_text())
     proc = kinetic(data_dir, "replay", run["run_id"], "--verify")
     assert proc.returncode == 0, proc.stdout + proc.stderr
