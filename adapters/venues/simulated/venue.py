@@ -150,58 +150,45 @@ class SimulatedVenue(Actor):
     def on_bar(self, msg: Bar) -> None:
         book = self.state.book.orders.get(msg.instrument)
         if book:
+            m = self._matcher
             self._fill(
-                self._matcher.bar(
-                    book,
-                    start_ns=msg.start_ns,
-                    open_=msg.open,
-                    high=msg.high,
-                    low=msg.low,
-                    close=msg.close,
-                    volume=msg.volume,
-                ),
+                m.bar(book, start_ns=msg.start_ns, open_=msg.open, high=msg.high, low=msg.low,
+                      close=msg.close, volume=msg.volume),
                 book,
-            )
-        if self.params.relay:
-            self.ctx.publish(msg)
+            )  # fmt: skip
+        self._relay(msg)
 
     def on_trade(self, msg: Trade) -> None:
-        book = self.state.book.orders.get(msg.instrument)
-        if book:
-            self._fill(
-                self._matcher.trade(book, ts=self.ctx.now, price=msg.price, size=msg.size), book
-            )
-        if self.params.relay:
-            self.ctx.publish(msg)
+        self._print(msg)
 
     def on_tick(self, msg: Tick) -> None:
+        self._print(msg)
+
+    def _print(self, msg: Trade | Tick) -> None:
+        """Match a public trade (or a last-trade tick) at the kernel's time, then relay it."""
         book = self.state.book.orders.get(msg.instrument)
         if book:
             self._fill(
                 self._matcher.trade(book, ts=self.ctx.now, price=msg.price, size=msg.size), book
             )
-        if self.params.relay:
-            self.ctx.publish(msg)
+        self._relay(msg)
 
     def on_quote(self, msg: Quote) -> None:
         book = self.state.book.orders.get(msg.instrument)
         if book:
+            m = self._matcher
             self._fill(
-                self._matcher.quote(
-                    book,
-                    ts=self.ctx.now,
-                    bid=msg.bid,
-                    bid_size=msg.bid_size,
-                    ask=msg.ask,
-                    ask_size=msg.ask_size,
-                ),
+                m.quote(book, ts=self.ctx.now, bid=msg.bid, bid_size=msg.bid_size, ask=msg.ask,
+                        ask_size=msg.ask_size),
                 book,
-            )
-        if self.params.relay:
-            self.ctx.publish(msg)
+            )  # fmt: skip
+        self._relay(msg)
 
     def on_other_data(self, msg: MarketData) -> None:
         """Relay market data the venue does not match on (book deltas) unchanged."""
+        self._relay(msg)
+
+    def _relay(self, msg: MarketData) -> None:
         if self.params.relay:
             self.ctx.publish(msg)
 

@@ -176,3 +176,29 @@ def test_order_states_follow_the_table_and_terminal_states_are_final(events: lis
         else:
             order.apply(event)  # type: ignore[arg-type]
             assert before not in TERMINAL
+
+
+def test_trades_and_quotes_fill_resting_limits_at_their_price() -> None:
+    from agents.data.messages import Quote, Trade
+
+    k, tape, _ = path()
+    k.emit_input("s", intent(1, "buy", "2", "99"), dst="risk", ts=MIN)
+    k.emit_input("s", intent(2, "sell", "1", "101"), dst="risk", ts=MIN)
+    k.run()
+    # Arrival: neither is marketable against the first print, so both rest.
+    k.emit_input(
+        "feed", Trade(instrument="BTC/USDT", price=D(100), size=D(5)), dst="sim", ts=2 * MIN
+    )
+    k.emit_input(
+        "feed", Trade(instrument="BTC/USDT", price=D("98.5"), size=D(5)), dst="sim", ts=3 * MIN
+    )
+    k.emit_input(
+        "feed",
+        Quote(instrument="BTC/USDT", bid=D(101), bid_size=D(3), ask=D("101.5"), ask_size=D(3)),
+        dst="sim",
+        ts=4 * MIN,
+    )
+    k.run()
+    fills = {m.client_id: m for m in tape.got if isinstance(m, OrderFilled)}
+    assert (fills["s-1"].qty, fills["s-1"].price, fills["s-1"].liquidity) == (D(2), D(99), "maker")
+    assert (fills["s-2"].price, fills["s-2"].liquidity) == (D(101), "maker")
