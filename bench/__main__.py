@@ -32,6 +32,7 @@ REGISTRY: dict[str, str] = {
     "stores": "bench.stores",
     "recovery": "bench.recovery",
     "control_api": "bench.control_api",
+    "ledger": "bench.ledger",
     "backtest": "bench.backtest",
     "risk": "bench.risk",
 }

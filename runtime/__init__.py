@@ -24,6 +24,7 @@ from runtime._errors import JournalBrokenError as JournalBrokenError
 from runtime._errors import JournalClosedError as JournalClosedError
 from runtime._errors import KernelClosedError as KernelClosedError
 from runtime._errors import KineticError as KineticError
+from runtime._errors import LedgerError as LedgerError
 from runtime._errors import RegistryError as RegistryError
 from runtime._errors import ReplayDivergedError as ReplayDivergedError
 from runtime._errors import StoreBrokenError as StoreBrokenError
@@ -54,12 +55,24 @@ from runtime._kernel_messages import TimerFired as TimerFired
 from runtime._kernel_messages import TradingScope as TradingScope
 from runtime._kernel_messages import TradingState as TradingState
 from runtime._kernel_messages import TradingStateChanged as TradingStateChanged
+from runtime._ledger import Ledger as Ledger
+from runtime._ledger import Trace as Trace
 from runtime._live import LiveKernel as LiveKernel
+from runtime._lots import Lot as Lot
+from runtime._lots import LotClose as LotClose
+from runtime._lots import Position as Position
+from runtime._lots import Trade as Trade
 from runtime._message import CODEC as CODEC
 from runtime._message import Envelope as Envelope
 from runtime._message import Message as Message
 from runtime._message import message_type as message_type
 from runtime._message import message_types as message_types
+from runtime._postings import Accounts as Accounts
+from runtime._postings import Fill as Fill
+from runtime._postings import Hold as Hold
+from runtime._postings import LedgerState as LedgerState
+from runtime._postings import Posting as Posting
+from runtime._postings import Transaction as Transaction
 from runtime._service import CREDENTIAL_VARS as CREDENTIAL_VARS
 from runtime._service import OPERATOR as OPERATOR
 from runtime._service import Daemon as Daemon
@@ -70,6 +83,8 @@ from runtime._tokens import ROLES as ROLES
 from runtime._tokens import Principal as Principal
 from runtime._tokens import Role as Role
 from runtime._tokens import TokenStore as TokenStore
+from runtime._valuation import EconomicSnapshot as EconomicSnapshot
+from runtime._valuation import Holding as Holding
 from runtime.config import ConfigBase as ConfigBase
 
 __all__ = [name for name in dir() if not name.startswith("_")]

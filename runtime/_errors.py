@@ -59,3 +59,7 @@ class ReplayDivergedError(KineticError):
 
 class KernelClosedError(KineticError):
     """Refuse work on a kernel that has stopped."""
+
+
+class LedgerError(KineticError):
+    """Refuse a ledger operation that would break an invariant; the ledger is left unchanged."""
