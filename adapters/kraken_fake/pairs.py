@@ -4,7 +4,9 @@ No reply of these two endpoints is recorded in `../shared/data`, and ccxt's `loa
 needs both, so they are written here by hand in Kraken's documented format
 (https://docs.kraken.com/api-reference/market-data/get-tradable-asset-pairs), limited to the
 pairs whose market data is recorded. Precision follows the recordings: XBT/USDC prices carry 2
-decimals in Kraken's OHLCVT file, XBT/USD and XBT/USDT 1.
+decimals in Kraken's OHLCVT file, XBT/USD and XBT/USDT 1. LTC/USD, LTC/USDT and ETH/USDT have no
+market data; they are listed because ccxt's recorded requests (`ccxt_static_request_kraken.json`)
+name them, and the private API's tests replay those requests.
 
 Kraken names a pair two ways: its id (the key, `XXBTZUSD`, legacy X/Z-prefixed for old pairs)
 and its `altname` (`XBTUSD`). Requests may use either; replies are keyed by the id.
@@ -50,6 +52,22 @@ ASSETS: dict[str, dict[str, Any]] = {
         "collateral_value": 1.0,
         "status": "enabled",
     },
+    "XLTC": {
+        "aclass": "currency",
+        "altname": "LTC",
+        "decimals": 10,
+        "display_decimals": 5,
+        "collateral_value": 1.0,
+        "status": "enabled",
+    },
+    "XETH": {
+        "aclass": "currency",
+        "altname": "ETH",
+        "decimals": 10,
+        "display_decimals": 5,
+        "collateral_value": 1.0,
+        "status": "enabled",
+    },
 }
 
 
@@ -84,6 +102,9 @@ ASSET_PAIRS: dict[str, dict[str, Any]] = {
     "XXBTZUSD": _pair("XBTUSD", "XBT/USD", "XXBT", "ZUSD", 1),
     "XBTUSDT": _pair("XBTUSDT", "XBT/USDT", "XXBT", "USDT", 1),
     "XBTUSDC": _pair("XBTUSDC", "XBT/USDC", "XXBT", "USDC", 2),
+    "XLTCZUSD": _pair("LTCUSD", "LTC/USD", "XLTC", "ZUSD", 2),
+    "LTCUSDT": _pair("LTCUSDT", "LTC/USDT", "XLTC", "USDT", 2),
+    "ETHUSDT": _pair("ETHUSDT", "ETH/USDT", "XETH", "USDT", 2),
 }
 
 _BY_NAME = {

@@ -16,7 +16,9 @@ Rules, per order, in time priority (the order orders arrived in):
   (`touch`) or passes it (`through`), when a trade prints at or below `p`, or when the ask
   falls to `p`; sells mirror it. `poisson` replaces this with the Avellaneda-Stoikov draw.
 - **Partial fills.** With `volume_share`, the event's volume times the share is a budget that
-  the orders it matches draw from in time priority; what does not fill rests.
+  the orders it matches draw from in time priority; what does not fill rests. What rests of a
+  market order stays marketable: it takes at each later event (a bar's open, a print, the far
+  touch) as taker until it has filled, so a volume cap delays a market order, never strands it.
 """
 
 from __future__ import annotations
@@ -122,7 +124,8 @@ class Matcher:
                 if price is None or (open_ <= price if buy else open_ >= price):
                     budget = self._take(out, order, open_, "taker", budget)
                     continue
-            if price is None:  # pragma: no cover - a market order matches on arrival
+            if price is None:  # what a volume cap left of a market order takes at the open
+                budget = self._take(out, order, open_, "taker", budget)
                 continue
             if self.poisson:
                 if self._draw(price, close):
@@ -153,7 +156,8 @@ class Matcher:
                 if limit is None or (price <= limit if buy else price >= limit):
                     budget = self._take(out, order, price, "taker", budget)
                     continue
-            if limit is None:  # pragma: no cover
+            if limit is None:  # the rest of a market order takes at the print
+                budget = self._take(out, order, price, "taker", budget)
                 continue
             if self.poisson:
                 if self._draw(limit, price):
@@ -197,7 +201,11 @@ class Matcher:
                     else:
                         sell_budget = self._take(out, order, touch, "taker", sell_budget)
                     continue
-            if limit is None:  # pragma: no cover
+            if limit is None:  # the rest of a market order takes the touch
+                if buy:
+                    buy_budget = self._take(out, order, touch, "taker", buy_budget)
+                else:
+                    sell_budget = self._take(out, order, touch, "taker", sell_budget)
                 continue
             if self.poisson:
                 hit = self._draw(limit, mid)
