@@ -11,6 +11,7 @@ A live adapter may also feed inputs on its own (a market data stream) through it
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 from runtime._message import Envelope, Message
@@ -45,6 +46,9 @@ class Adapter:
 
     external: ClassVar[bool] = True
     name: str = ""
+    data_dir: Path | None = None
+    """The daemon's data dir (set before `start`), for an adapter that keeps files of its own;
+    None in backtests and replay."""
 
     async def start(self, port: AdapterPort, /) -> None:
         """Open connections; called once before the kernel delivers anything to this adapter."""

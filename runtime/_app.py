@@ -397,11 +397,13 @@ def with_desk(specs: list[ActorSpec], /) -> list[ActorSpec]:
 
 
 def load_services(cfg: KineticConfig, /) -> list[Any]:
-    """Return the services the daemon runs (today: the control API, when enabled)."""
-    if not cfg.control_api.enabled:
-        return []
-    cls = load_kind(SERVICES, "control_api", where="$.control_api", source="config")
-    return [cls()]
+    """Return the services the daemon runs: the control API and the webhook ingress, if enabled."""
+    out = []
+    if cfg.control_api.enabled:
+        out.append(load_kind(SERVICES, "control_api", where="$.control_api", source="config")())
+    if cfg.webhooks.enabled:
+        out.append(load_kind(SERVICES, "webhook_ingress", where="$.webhooks", source="config")())
+    return out
 
 
 async def resolve_run(store: Store, cfg: KineticConfig, /, *, new: bool) -> tuple[RunInfo, bool]:

@@ -9,6 +9,8 @@ or raises `LedgerError`, and the ledger applies the plan only once every check h
     sell qty @ price:  venue/base -qty      trading/base +qty
                        venue/quote +qty*p   trading/quote -cost       pnl/quote -(qty*p - cost)
     fee f in asset F:  venue/F -f           fees/F +f
+    ... F a third asset held in lots:  trading(F/Q)/Q -c   fees/Q +c   (the lots' cost, charged
+                       to this fill's lot or trade when Q is its quote; see `runtime._ledger_moves`)
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from decimal import Decimal
 import msgspec
 
 from runtime._errors import LedgerError
+from runtime._ledger_moves import Take, cost_legs
 from runtime._lots import EXACT, ZERO, ClosePlan, Lot, Position, Trade, plan_close
-from runtime._postings import Accounts, Fill, Posting, positive
+from runtime._postings import Accounts, Fill, LedgerState, Posting, location, positive
 
 
 class Market(msgspec.Struct, frozen=True, gc=False):
@@ -40,6 +43,7 @@ class Market(msgspec.Struct, frozen=True, gc=False):
         base, sep, quote = instrument.partition("/")
         if not sep or not base or not quote or "/" in quote:
             raise LedgerError(f"`instrument` must be BASE/QUOTE, got {instrument!r}")
+        location(venue, wallet)
         return cls(
             f"{venue}/{wallet}/{instrument}",
             base,
@@ -57,6 +61,8 @@ class FillPlan(msgspec.Struct, frozen=True, gc=False):
 
     legs: tuple[Posting, ...]
     debited: tuple[str, ...]
+    lotted: tuple[tuple[str, Decimal], ...]
+    """How the open-lot quantity of each holding account changes."""
     lot: Lot | None
     close: ClosePlan | None
     trade: Trade | None
@@ -70,11 +76,17 @@ def plan_fill(
     *,
     corr: str,
     ts: int,
-    lot_id: str,
+    lot_seq: int,
     trade_id: str,
     quantum: Decimal,
+    st: LedgerState | None = None,
+    fee_take: Take | None = None,
 ) -> FillPlan:
-    """Return the plan of `fill` against the position `pos`, or raise `LedgerError`."""
+    """Return the plan of `fill` against the position `pos`, or raise `LedgerError`.
+
+    `fee_take` is how a fee in a third asset leaves its holding (`plan_take`), `st` the state
+    it was planned on; without it such a fee is posted but charged to no lot or trade.
+    """
     qty = positive("qty", fill.qty)
     price = positive("price", fill.price)
     fee = fill.fee
@@ -84,6 +96,13 @@ def plan_fill(
     notional = EXACT.multiply(qty, price)
     base_fee = fee if fee_asset == m.base else ZERO
     quote_fee = fee if fee_asset == m.quote else ZERO
+    # A third-asset fee spends that asset's lots (unlotted first): their cost is this fill's fee.
+    fee_legs: list[Posting] = []
+    if fee_take is not None and fee_take.parts and st is not None:
+        fee_legs = cost_legs(st, fee_take, "fees")
+        for key, part in fee_take.parts:
+            if st.positions[key].quote == m.quote:
+                quote_fee = EXACT.add(quote_fee, EXACT.add(part.cost, part.fee))
     lot = close = trade = None
     if fill.side == "buy":
         # A fee in the base asset leaves less to hold for the same cost: the lot is qty - fee.
@@ -97,8 +116,10 @@ def plan_fill(
             Posting(m.trading_quote, m.quote, notional),
         ]
         debited: tuple[str, ...] = (m.venue_quote,)
+        lotted: tuple[tuple[str, Decimal], ...] = ((m.venue_base, lot_qty),)
         lot = Lot(
-            id=lot_id,
+            id=f"lot-{lot_seq}",
+            seq=lot_seq,
             corr=corr,
             fill_id=fill.fill_id,
             ts=ts,
@@ -129,6 +150,7 @@ def plan_fill(
         if gain:
             legs.append(Posting(m.pnl, m.quote, -gain))
         debited = (m.venue_base,)
+        lotted = ((m.venue_base, -need),)
         fees = EXACT.add(close.fee, quote_fee)
         trade = Trade(
             id=trade_id,
@@ -154,4 +176,7 @@ def plan_fill(
         legs.append(Posting(paid_from, fee_asset, -fee))
         legs.append(Posting(Accounts.fees(fill.venue, fee_asset), fee_asset, fee))
         debited += (paid_from,)
-    return FillPlan(tuple(legs), debited, lot, close, trade)
+        if fee_legs and fee_take is not None:
+            legs.extend(fee_legs)
+            lotted += ((paid_from, -fee_take.lotted),)
+    return FillPlan(tuple(legs), debited, lotted, lot, close, trade)

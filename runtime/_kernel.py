@@ -90,6 +90,8 @@ class KernelBase(ABC):
         self.adapters: dict[str, Adapter] = {}
         self.seq = journal.last_seq if journal is not None else 0
         self.pending_effects: dict[int, Envelope] = {}
+        self.reconcile_only: frozenset[int] | None = None
+        """Seqs of the commands journaled before a crash (set by `emit_recovered`)."""
         self.escalated: ActorEscalatedError | None = None
         self.started = False
         self.dead_letters = 0
@@ -540,7 +542,13 @@ class KernelBase(ABC):
         return leftovers
 
     def emit_recovered(self, envs: Iterable[Envelope], /) -> None:
-        """Emit outputs derived during recovery that the journal did not have yet."""
+        """Emit outputs derived during recovery that the journal did not have yet.
+
+        Commands among them are new (never journaled): they go to their adapters' `execute`.
+        Only the commands pending before this call, journaled before the crash, are left for
+        `reconcile`: `reconcile_only` records which.
+        """
+        self.reconcile_only = frozenset(self.pending_effects)
         for e in envs:
             self.emit_output(e.src, e.msg, e.dst, e.corr, e.cause, e.ts)
 

@@ -96,6 +96,16 @@ class Start(Message, frozen=True, kw_only=True, tag="kernel.Start"):
     """Begin a run; every `on_start` runs as if handling it, so its outputs replay. An input."""
 
 
+class Resumed(Message, frozen=True, kw_only=True, tag="kernel.Resumed"):
+    """Announce that the daemon resumed an existing run (after a stop or a crash); an input.
+
+    Published once recovery is done and the kernel runs, so actors that must look outside
+    after a gap (execution reconciling open orders with its venues) can do so.
+    """
+
+    last_seq: int
+
+
 class Stop(Message, frozen=True, kw_only=True, tag="kernel.Stop"):
     """Ask the kernel to stop after draining; an operator input (SIGINT, SIGTERM, the API)."""
 

@@ -322,7 +322,10 @@ class LiveKernel(KernelBase):
         the command's idempotency key, whether it happened.
         """
         n = 0
+        journaled = self.reconcile_only
         for seq, env in sorted(self.pending_effects.items()):
+            if journaled is not None and seq not in journaled:
+                continue  # derived during recovery and queued for `execute`: not lost, new
             adapter = self.adapters.get(env.dst)
             key = self.effect_key(env)
             if adapter is None:

@@ -4,8 +4,12 @@ The postings of `runtime._ledger` say what moved; lots say what it cost. A buy f
 a sell fill consumes the oldest lots first and becomes one `Trade` whose `closes` name every lot
 slice it consumed, so a sell's PnL traces back to the fills (and the `corr`) that bought.
 
-Fees are attributed to PnL when they are paid in the instrument's quote or base asset
-(docs/ledger.md has the table); a fee in a third asset is posted but attributed to no trade.
+Fees are attributed to PnL when they are paid in the instrument's quote or base asset, or in a
+third asset held in lots (its lots' cost is charged; docs/ledger.md has the table).
+
+Lots also leave a position without a trade: a transfer carries them to another venue or wallet,
+a withdrawal takes them out of the books, a fee in that asset spends them. Each lot keeps its
+acquisition number (`seq`) wherever it goes, so FIFO means oldest acquisition first everywhere.
 
 A partial lot's share of its cost and fee is `cost * take / qty`: exact when that is a decimal of
 at most 60 digits, otherwise rounded to the nearest multiple of the ledger's allocation quantum
@@ -39,14 +43,18 @@ EXACT = Context(
 _ALLOC = Context(prec=60, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero])
 
 
-class Lot(msgspec.Struct, kw_only=True, gc=False):
+class Lot(msgspec.Struct, kw_only=True, array_like=True, gc=False):
     """An open buy, as much of it as is not sold yet; `cost` and `fee` are in the quote asset."""
 
     id: str
+    seq: int
+    """The acquisition number (`lot-<seq>`): lots are consumed in this order, oldest first."""
     corr: str
     fill_id: str
+    """The fill that bought it, or the `ref` of the deposit that brought it with a cost basis."""
     ts: int
     price: Decimal
+    """The unit cost at acquisition (a fill's price; a deposit's cost / qty, to the quantum)."""
     qty: Decimal
     """Open quantity, in the base asset; > 0 while the lot is open."""
     cost: Decimal
@@ -67,11 +75,22 @@ class LotClose(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     fee: Decimal
 
 
+class LotMove(msgspec.Struct, frozen=True, kw_only=True, array_like=True, gc=False):
+    """A slice of a lot that a transfer, a withdrawal or a fee took out of its position."""
+
+    instrument: str
+    lot_id: str
+    qty: Decimal
+    cost: Decimal
+    fee: Decimal
+
+
 class Trade(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A sell fill against FIFO lots, with its realized PnL in the quote asset.
 
     `pnl = proceeds - cost - fees`, where `cost` and the buy part of `fees` come from the lots
-    consumed and the rest of `fees` is the sell's own quote-asset fee.
+    consumed and the rest of `fees` is the sell's own fee: in the quote, or the cost of the
+    third-asset lots it spent.
     """
 
     id: str
@@ -99,17 +118,38 @@ class Position(msgspec.Struct, kw_only=True, gc=False):
     instrument: str
     base: str
     quote: str
-    # Invariant: every lot here has qty > 0, and lots are in the order their fills were applied.
+    # Invariant: every lot here has qty > 0, and lots are in `seq` order (oldest acquisition first).
     lots: list[Lot] = msgspec.field(default_factory=list)
     realized: Decimal = ZERO
     """The sum of this position's trades' `pnl`, in the quote asset."""
+    # Invariant: qty, cost and fee are the sums over `lots` (kept so valuing is O(1), not O(lots)).
+    qty: Decimal = ZERO
+    cost: Decimal = ZERO
+    fee: Decimal = ZERO
 
     def open_qty(self) -> Decimal:
         """Return the base quantity held in open lots."""
-        total = ZERO
-        for lot in self.lots:
-            total = EXACT.add(total, lot.qty)
-        return total
+        return self.qty
+
+    def add(self, lot: Lot, /) -> None:
+        """Open `lot`, the newest acquisition of all (its `seq` is the largest yet)."""
+        self.lots.append(lot)
+        self._count(lot.qty, lot.cost, lot.fee)
+
+    def insert(self, lot: Lot, /) -> None:
+        """Put a lot that arrived from elsewhere (a transfer) in its `seq` place."""
+        insert_lot(self.lots, lot)
+        self._count(lot.qty, lot.cost, lot.fee)
+
+    def close(self, plan: ClosePlan, /) -> None:
+        """Consume the lots as `plan` (from `plan_close` on these lots) says."""
+        apply_close(self.lots, plan)
+        self._count(-plan.qty, -plan.cost, -plan.fee)
+
+    def _count(self, qty: Decimal, cost: Decimal, fee: Decimal, /) -> None:
+        self.qty = EXACT.add(self.qty, qty)
+        self.cost = EXACT.add(self.cost, cost)
+        self.fee = EXACT.add(self.fee, fee)
 
 
 def share(amount: Decimal, take: Decimal, of: Decimal, quantum: Decimal, /) -> Decimal:
@@ -135,6 +175,8 @@ class ClosePlan(msgspec.Struct, frozen=True, gc=False):
     """The partly consumed lot's remaining (qty, cost, fee), or None."""
     cost: Decimal
     fee: Decimal
+    qty: Decimal
+    """The quantity consumed, all lots together."""
 
 
 def plan_close(
@@ -173,7 +215,7 @@ def plan_close(
                 EXACT.subtract(lot.fee, f),
             )
         if not need:
-            return ClosePlan(tuple(closes), full, rest, cost, fee)
+            return ClosePlan(tuple(closes), full, rest, cost, fee, qty)
     return None
 
 
@@ -183,3 +225,30 @@ def apply_close(lots: list[Lot], plan: ClosePlan, /) -> None:
     if plan.rest is not None:
         head = lots[0]
         head.qty, head.cost, head.fee = plan.rest
+
+
+def slices(lots: Sequence[Lot], plan: ClosePlan, /) -> list[Lot]:
+    """Return what `plan` takes from `lots`, as lots that keep their id and `seq` (call first)."""
+    out = []
+    for lot, c in zip(lots, plan.closes, strict=False):
+        out.append(
+            Lot(
+                id=lot.id, seq=lot.seq, corr=lot.corr, fill_id=lot.fill_id, ts=lot.ts,
+                price=lot.price, qty=c.qty, cost=c.cost, fee=c.fee,
+            )
+        )  # fmt: skip
+    return out
+
+
+def insert_lot(lots: list[Lot], lot: Lot, /) -> None:
+    """Put `lot` among `lots` in `seq` order; a slice of a lot already there joins it."""
+    i = len(lots)
+    while i and lots[i - 1].seq > lot.seq:
+        i -= 1
+    if i and lots[i - 1].seq == lot.seq:
+        same = lots[i - 1]
+        same.qty = EXACT.add(same.qty, lot.qty)
+        same.cost = EXACT.add(same.cost, lot.cost)
+        same.fee = EXACT.add(same.fee, lot.fee)
+        return
+    lots.insert(i, lot)

@@ -5,13 +5,17 @@ the code that writes them (`runtime._ledger`) so the chart of accounts reads on 
 struct here encodes to msgpack and JSON unchanged; amounts are exact `Decimal`s.
 
 The chart of accounts. Amounts are signed, debit positive; each account holds one asset, and
-every transaction sums to zero per asset.
+every transaction sums to zero per asset. A *location* is where assets sit: a venue (with its
+sub-wallets, `main` by default) or a wallet outside any venue, named `wallet:<owner>`.
 
     venue:<venue>/asset:<A>/wallet:<w>         what we hold at a venue: never below what is held
-    trading:<venue>/instrument:<I>/asset:<A>   the market, counterparty of our fills; in the
+    wallet:<owner>/asset:<A>                   what a wallet outside any venue holds (same rules)
+    trading:<loc>/instrument:<I>/asset:<A>     the market, counterparty of our fills; in the
                                                quote asset its balance is the open lots' cost
-    fees:<venue>/asset:<A>                     fees paid (debit)
-    pnl:<venue>/instrument:<I>/asset:<Q>       realized gross gains (credit) and losses (debit)
+    fees:<loc>/asset:<A>                       fees paid (debit)
+    pnl:<loc>/instrument:<I>/asset:<Q>         realized gross gains (credit) and losses (debit)
+    basis:<loc>/instrument:<I>/asset:<Q>       cost basis that came in with deposited lots
+                                               (credit) or left with withdrawn ones (debit)
     external:<source>/asset:<A>                the world outside the books: deposits (credit)
                                                and withdrawals (debit), by source
 """
@@ -24,8 +28,11 @@ from typing import Literal
 import msgspec
 
 from runtime._errors import LedgerError
-from runtime._lots import Position, Trade
+from runtime._lots import LotMove, Position
 from runtime._valuation import EconomicSnapshot
+
+WALLET = "wallet:"
+"""The prefix of a location that is a wallet outside any venue (`wallet:<owner>`)."""
 
 
 def positive(name: str, x: object, /) -> Decimal:
@@ -39,6 +46,17 @@ def positive(name: str, x: object, /) -> Decimal:
 
 Side = Literal["buy", "sell"]
 TransactionKind = Literal["deposit", "withdrawal", "transfer", "fill", "fee"]
+MovementKind = Literal["deposit", "withdrawal", "transfer", "fee"]
+
+
+def location(venue: str, wallet: str, /) -> None:
+    """Raise `LedgerError` unless (`venue`, `wallet`) names a place that can hold assets."""
+    if not venue or "/" in venue or not wallet or "/" in wallet:
+        raise LedgerError(
+            f"`venue` and `wallet` must be names without '/', got {venue!r} {wallet!r}"
+        )
+    if venue.startswith(WALLET) and (wallet != "main" or venue == WALLET):
+        raise LedgerError(f"`{venue}` is a wallet outside any venue: no `wallet` {wallet!r}")
 
 
 class Accounts:
@@ -46,7 +64,9 @@ class Accounts:
 
     @staticmethod
     def venue(venue: str, asset: str, wallet: str = "main", /) -> str:
-        """Return the account of `asset` held in `wallet` at `venue`."""
+        """Return the account of `asset` held in `wallet` at `venue` (or at `wallet:<owner>`)."""
+        if venue.startswith(WALLET):
+            return f"{venue}/asset:{asset}"
         return f"venue:{venue}/asset:{asset}/wallet:{wallet}"
 
     @staticmethod
@@ -65,9 +85,30 @@ class Accounts:
         return f"pnl:{venue}/instrument:{instrument}/asset:{asset}"
 
     @staticmethod
+    def basis(venue: str, instrument: str, asset: str, /) -> str:
+        """Return the account of cost basis that deposits brought and withdrawals took away."""
+        return f"basis:{venue}/instrument:{instrument}/asset:{asset}"
+
+    @staticmethod
     def external(source: str, asset: str, /) -> str:
         """Return the account of `asset` that entered from or left to `source`."""
         return f"external:{source}/asset:{asset}"
+
+    @staticmethod
+    def is_holding(account: str, /) -> bool:
+        """Return whether `account` holds our assets (a venue or a wallet account)."""
+        return account.startswith(("venue:", WALLET))
+
+    @staticmethod
+    def holder(account: str, /) -> tuple[str, str, str]:
+        """Return (venue or `wallet:<owner>`, wallet, asset) of a holding account."""
+        if account.startswith(WALLET):
+            owner, _, asset = account.partition("/asset:")
+            return owner, "main", asset
+        body = account.removeprefix("venue:")
+        venue, _, rest = body.partition("/asset:")
+        asset, _, wallet = rest.rpartition("/wallet:")
+        return venue, wallet, asset
 
 
 class Posting(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -78,7 +119,7 @@ class Posting(msgspec.Struct, frozen=True, array_like=True, gc=False):
     amount: Decimal
 
 
-class Fill(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class Fill(msgspec.Struct, frozen=True, kw_only=True, array_like=True, gc=False):
     """What a venue reported about one fill: the terms a fill transaction was built from."""
 
     venue: str
@@ -93,7 +134,7 @@ class Fill(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     order_id: str
 
 
-class Transaction(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class Transaction(msgspec.Struct, frozen=True, kw_only=True, array_like=True, gc=False):
     """A balanced transaction; its postings share its `corr` (signal -> order -> fill)."""
 
     id: int
@@ -102,10 +143,14 @@ class Transaction(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     ts: int
     postings: tuple[Posting, ...]
     fill: Fill | None = None
+    ref: str = ""
+    """The idempotency reference of a deposit, withdrawal, transfer or fee ("" if none)."""
     lot_id: str = ""
-    """The lot a buy fill opened."""
+    """The lot a buy fill, or a deposit with a cost basis, opened."""
     trade_id: str = ""
     """The trade a sell fill made; the trade names the lots it consumed."""
+    lots_out: tuple[LotMove, ...] = ()
+    """The lot slices a transfer carried away, a withdrawal took out, or a fee spent."""
 
 
 class Hold(msgspec.Struct, kw_only=True, gc=False):
@@ -120,7 +165,12 @@ class Hold(msgspec.Struct, kw_only=True, gc=False):
 
 
 class LedgerState(msgspec.Struct, kw_only=True):
-    """Everything a ledger knows; encodes to msgpack and back unchanged (exact decimals)."""
+    """Everything a ledger needs to go on; encodes to msgpack and back unchanged (exact decimals).
+
+    Bounded by what is open (accounts, holds, open lots, the dedupe window), never by history:
+    the transactions and trades themselves live in the journal (a `LedgerHistory` keeps them
+    when asked to); the state keeps their count and a hash chain over them.
+    """
 
     balances: dict[str, Decimal] = msgspec.field(default_factory=dict)
     assets: dict[str, str] = msgspec.field(default_factory=dict)
@@ -128,13 +178,25 @@ class LedgerState(msgspec.Struct, kw_only=True):
     # Invariant: held[a] == sum of holds on a, and 0 <= held[a] <= balances[a].
     held: dict[str, Decimal] = msgspec.field(default_factory=dict)
     holds: dict[str, Hold] = msgspec.field(default_factory=dict)
-    txs: list[Transaction] = msgspec.field(default_factory=list)
-    fills: dict[str, int] = msgspec.field(default_factory=dict)
-    """`<venue>/<fill_id>` -> the id of the transaction it made."""
+    # Invariant: lotted[a] == the open lots' qty of a's asset at a's venue wallet, <= balances[a].
+    lotted: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    """Per holding account, how much of it sits in open lots (the rest is unlotted)."""
     positions: dict[str, Position] = msgspec.field(default_factory=dict)
-    trades: list[Trade] = msgspec.field(default_factory=list)
+    # Dedupe in two generations: when `fills` reaches the window it becomes `fills_prev` and a
+    # new generation starts, so the latest `dedupe_window` fills at least are always known.
+    fills: dict[str, Fill] = msgspec.field(default_factory=dict)
+    """`<venue>/<fill_id>` -> its terms, for the latest fills (the dedupe window)."""
+    fills_prev: dict[str, Fill] = msgspec.field(default_factory=dict)
+    refs: dict[str, str] = msgspec.field(default_factory=dict)
+    """The `ref` of the latest movements -> their terms (the same window, the same way)."""
+    refs_prev: dict[str, str] = msgspec.field(default_factory=dict)
+    tx_count: int = 0
+    tx_head: bytes = bytes(32)
+    """`sha256(previous head || msgpack(transaction))` over every transaction so far."""
+    postings: int = 0
     lot_seq: int = 0
+    trade_seq: int = 0
     peak_equity: Decimal | None = None
+    max_drawdown_ratio: Decimal = msgspec.field(default_factory=Decimal)
     last_hour: int = -1
-    snapshots: list[EconomicSnapshot] = msgspec.field(default_factory=list)
-    """The hourly snapshots, oldest first."""
+    last_snapshot: EconomicSnapshot | None = None

@@ -100,10 +100,8 @@ def value(
         quote = marks(pos.quote) if pos.lots or pos.realized else ZERO
         realized = EXACT.add(realized, EXACT.multiply(pos.realized, quote))
         if pos.lots:
-            paid = ZERO
-            for lot in pos.lots:
-                paid = EXACT.add(paid, EXACT.add(lot.cost, lot.fee))
-            worth = EXACT.multiply(pos.open_qty(), marks(pos.base))
+            paid = EXACT.add(pos.cost, pos.fee)
+            worth = EXACT.multiply(pos.qty, marks(pos.base))
             unrealized = EXACT.add(unrealized, EXACT.subtract(worth, EXACT.multiply(paid, quote)))
     equity = EXACT.add(cash, marked)
     peak = equity if peak is None or equity > peak else peak

@@ -234,6 +234,38 @@ class ControlApiConfig(ConfigBase, frozen=True):
             )
 
 
+class WebhooksConfig(ConfigBase, frozen=True):
+    """Place the webhook ingress: a listener of its own, apart from the control API.
+
+    Providers (Banxa) deliver signed status notifications here. In server mode it may bind a
+    public interface (`allow_public = true`, which logs a security warning); every delivery is
+    verified (signature over the path and the raw body, nonce freshness, no replays) before
+    anything enters the bus.
+    """
+
+    enabled: bool = False
+    """Serve the ingress from the daemon (`kinetic run`)."""
+    host: NonEmptyStr = "127.0.0.1"
+    """Address to bind. Anything but loopback needs `allow_public = true`."""
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8788
+    """TCP port; 0 picks a free one (tests)."""
+    allow_public: bool = False
+    """Allow `host` to be a non-loopback address (server mode, behind TLS termination)."""
+    path: Annotated[str, msgspec.Meta(pattern=r"^/[A-Za-z0-9_./-]*$")] = "/webhooks/banxa"
+    """The path the provider posts to (it is part of what the signature covers)."""
+    provider: NonEmptyStr = "banxa"
+    """The provider adapter whose credentials verify the signatures."""
+    max_age_secs: PositiveFloat = 300.0
+    """A delivery whose nonce (ms timestamp) is further than this from now is refused as stale."""
+
+    def __post_init__(self) -> None:
+        if not self.allow_public and not _is_loopback(self.host):
+            raise ValueError(
+                f"`host` is `{self.host}`, not a loopback address; set "
+                "`allow_public = true` to bind it"
+            )
+
+
 class LogConfig(ConfigBase, frozen=True):
     """Choose the log level and line format (see `runtime.logging`)."""
 
@@ -266,6 +298,7 @@ class KineticConfig(ConfigBase, frozen=True):
     journal: JournalConfig = msgspec.field(default_factory=JournalConfig)
     kernel: KernelConfig = msgspec.field(default_factory=KernelConfig)
     control_api: ControlApiConfig = msgspec.field(default_factory=ControlApiConfig)
+    webhooks: WebhooksConfig = msgspec.field(default_factory=WebhooksConfig)
     log: LogConfig = msgspec.field(default_factory=LogConfig)
     backtest: BacktestConfig = msgspec.field(default_factory=BacktestConfig)
     agents: list[AgentConfig] = msgspec.field(default_factory=list)

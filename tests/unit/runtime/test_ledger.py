@@ -19,9 +19,19 @@ from hypothesis.stateful import (
     rule,
 )
 
-from runtime import Accounts, KineticError, Ledger, LedgerError, LedgerState, Posting
+from runtime import (
+    Accounts,
+    KineticError,
+    Ledger,
+    LedgerError,
+    LedgerHistory,
+    LedgerState,
+    Posting,
+    Trade,
+)
+from runtime._audit import find_problem
 from runtime._valuation import HOUR_NS
-from tests.unit.runtime.test_lots import ReferenceFifo
+from tests.unit.runtime.test_ledger_moves import ReferenceBooks
 
 D = Decimal
 USDT = Accounts.venue("sim", "USDT")
@@ -33,8 +43,13 @@ def _encoded(ledger: Ledger) -> bytes:
     return msgspec.msgpack.encode(ledger.state)
 
 
+def _trades(ledger: Ledger) -> list[Trade]:
+    assert ledger.history is not None
+    return ledger.history.trades
+
+
 def _funded(usdt: str = "1000") -> Ledger:
-    ledger = Ledger()
+    ledger = Ledger(history=LedgerHistory())
     ledger.deposit("sim", "USDT", D(usdt), corr="fund", ts=0)
     return ledger
 
@@ -69,7 +84,7 @@ def test_a_buy_and_a_sell_post_these_lines() -> None:
         BTC: D(0),
         USDT: D("1019.58"),
     }
-    assert ledger.state.trades[0].pnl == D("19.58")  # 220 - 200 - 0.2 - 0.22
+    assert _trades(ledger)[0].pnl == D("19.58")  # 220 - 200 - 0.2 - 0.22
     ledger.audit()
 
 
@@ -179,9 +194,10 @@ def test_holds_reserve_funds_that_only_their_order_may_spend() -> None:
 def test_a_redelivered_fill_is_applied_once() -> None:
     ledger = _funded()
     first = ledger.apply_fill("sim", "BTC/USDT", "buy", D(1), D(100), corr="a", fill_id="f", ts=1)
+    assert first is not None
     before = _encoded(ledger)
     again = ledger.apply_fill("sim", "BTC/USDT", "buy", D(1), D(100), corr="a", fill_id="f", ts=9)
-    assert again is first
+    assert again is None
     assert _encoded(ledger) == before
     with pytest.raises(LedgerError, match=r"^`fill_id` f at `sim` was applied with other terms$"):
         ledger.apply_fill("sim", "BTC/USDT", "buy", D(2), D(100), corr="a", fill_id="f", ts=9)
@@ -240,7 +256,10 @@ def test_hourly_emits_once_per_hour_crossed() -> None:
         if ledger.hourly(MARKS, ts=ts) is not None
     ]
     assert taken == [0, HOUR_NS, 3 * HOUR_NS + 7]
-    assert [s.ts for s in ledger.state.snapshots] == taken
+    assert ledger.history is not None
+    assert [s.ts for s in ledger.history.snapshots] == taken
+    assert ledger.state.last_snapshot is not None
+    assert ledger.state.last_snapshot.ts == taken[-1]
 
 
 def test_state_round_trips_and_the_restored_ledger_continues_identically() -> None:
@@ -258,10 +277,55 @@ def test_state_round_trips_and_the_restored_ledger_continues_identically() -> No
         assert _encoded(twin) == _encoded(ledger)
 
 
+def test_the_hash_chain_names_the_books_and_audit_names_the_first_bad_posting() -> None:
+    a, b = _funded(), _funded()
+    for ledger in (a, b):
+        ledger.apply_fill("sim", "BTC/USDT", "buy", D(1), D(100), corr="s", fill_id="1", ts=1)
+    assert a.state.tx_head == b.state.tx_head != bytes(32)
+    assert find_problem(a.state, a.history) is None
+    assert a.history is not None
+    tx = a.history.txs[1]
+    bad = tuple(
+        p if i != 2 else Posting(p.account, p.asset, p.amount + 1)
+        for i, p in enumerate(tx.postings)
+    )
+    a.history.txs[1] = msgspec.structs.replace(tx, postings=bad)
+    problem = find_problem(a.state, a.history)
+    assert problem is not None and (problem.check, problem.tx) == ("double entry", 1)
+    assert str(problem).startswith(
+        "double entry: transaction 1 posting 3: the transaction is off by"
+    )
+    # A withdrawal the books never allowed: the running balance names its posting.
+    b.history.txs.append(  # type: ignore[union-attr]
+        msgspec.structs.replace(
+            tx,
+            id=2,
+            postings=(
+                Posting(USDT, "USDT", D(-5000)),
+                Posting("external:x/asset:USDT", "USDT", D(5000)),
+            ),
+        )
+    )
+    problem = find_problem(b.state, b.history)
+    assert problem is not None
+    assert (problem.check, problem.tx, problem.posting, problem.account) == (
+        "no negative balance", 2, 0, USDT,
+    )  # fmt: skip
+
+
+def test_trace_needs_the_history_the_journal_keeps() -> None:
+    ledger = Ledger()
+    ledger.deposit("sim", "USDT", D(1), corr="c", ts=0)
+    with pytest.raises(LedgerError, match="needs a ledger with a `LedgerHistory`"):
+        ledger.trace("c")
+    ledger.audit()  # the state's own invariants still check
+
+
 # -- random sequences ----------------------------------------------------------------------------
 
 VENUES = ("sim", "alt")
-INSTRUMENTS = ("BTC/USDT", "ETH/USDT")
+PLACES = ("sim", "alt", "wallet:alice")
+INSTRUMENTS = ("BTC/USDT", "ETH/USDT", "BNB/USDT")
 FEE_RATE = D("0.001")
 qtys = st.integers(1, 5_000).map(lambda n: D(n).scaleb(-3))
 prices = st.integers(100, 50_000).map(lambda n: D(n).scaleb(-2))
@@ -278,19 +342,22 @@ class Order(msgspec.Struct):
 
 
 class LedgerMachine(RuleBasedStateMachine):
-    """Deposits, withdrawals, transfers, orders with holds, partial fills, cancels, raw fills."""
+    """Deposits (with and without a cost basis), withdrawals, transfers between venues and a
+    wallet, fees, orders with holds, partial fills, cancels, raw fills, redelivered fills and
+    restores from a snapshot, against `ReferenceBooks` in Fractions."""
 
     orders = Bundle("orders")
 
     @initialize()
     def start(self) -> None:
-        self.ledger = Ledger()
+        self.ledger = Ledger(history=LedgerHistory())
+        self.ref = ReferenceBooks()
         self.n = 0
-        self.refs: dict[str, ReferenceFifo] = {}
         self.applied: list[tuple[str, str, str, Decimal, Decimal, Decimal, str, str, str]] = []
         for venue in VENUES:
-            self.ledger.deposit(venue, "USDT", D(20_000), corr="fund", ts=0)
-            self.ledger.deposit(venue, "BNB", D(100), corr="fund", ts=0)
+            self._deposit(venue, "USDT", D(20_000), None)
+            self._deposit(venue, "BNB", D(100), None)
+            self._deposit(venue, "BNB", D(50), D(250))  # 50 BNB in a lot at 5 USDT
 
     def _next(self) -> int:
         self.n += 1
@@ -306,6 +373,11 @@ class LedgerMachine(RuleBasedStateMachine):
             return True
         return False
 
+    def _deposit(self, place: str, asset: str, x: Decimal, cost: Decimal | None) -> None:
+        n = self._next()
+        self.ledger.deposit(place, asset, x, corr=f"c{n}", ts=n, cost=cost, ref=f"d{n}")
+        self.ref.deposit(place, asset, x, cost)
+
     def _fill(
         self,
         venue: str,
@@ -318,9 +390,6 @@ class LedgerMachine(RuleBasedStateMachine):
         order_id: str = "",
     ) -> bool:
         n = self._next()
-        key = f"{venue}/main/{instrument}"
-        base, quote = instrument.split("/")
-        ref = self.refs.setdefault(key, ReferenceFifo(base, quote))
         refused = self._refused(
             self.ledger.apply_fill,
             venue,
@@ -340,29 +409,45 @@ class LedgerMachine(RuleBasedStateMachine):
         self.applied.append(
             (venue, instrument, side, qty, price, fee, fee_asset, f"f{n}", order_id)
         )
+        fee_asset = fee_asset or instrument.split("/")[1]
         if side == "buy":
-            ref.buy(qty, price, fee, fee_asset or quote)
+            self.ref.buy(venue, instrument, qty, price, fee, fee_asset)
         else:
-            assert Fraction(self.ledger.state.trades[-1].pnl) == ref.sell(
-                qty, price, fee, fee_asset or quote
-            )
+            pnl = self.ref.sell(venue, instrument, qty, price, fee, fee_asset)
+            assert Fraction(_trades(self.ledger)[-1].pnl) == pnl
         return True
 
-    @rule(venue=st.sampled_from(VENUES), asset=st.sampled_from(["USDT", "BTC", "BNB"]), x=amounts)
-    def deposit(self, venue: str, asset: str, x: Decimal) -> None:
-        n = self._next()
-        self.ledger.deposit(venue, asset, x, corr=f"c{n}", ts=n)
+    @rule(
+        place=st.sampled_from(PLACES),
+        asset=st.sampled_from(["USDT", "BTC", "ETH", "BNB"]),
+        x=amounts,
+        unit=st.none() | prices,
+    )
+    def deposit(self, place: str, asset: str, x: Decimal, unit: Decimal | None) -> None:
+        self._deposit(place, asset, x, None if unit is None or asset == "USDT" else x * unit)
 
-    @rule(venue=st.sampled_from(VENUES), asset=st.sampled_from(["USDT", "BTC"]), x=amounts)
-    def withdraw(self, venue: str, asset: str, x: Decimal) -> None:
+    @rule(place=st.sampled_from(PLACES), asset=st.sampled_from(["USDT", "BTC", "BNB"]), x=amounts)
+    def withdraw(self, place: str, asset: str, x: Decimal) -> None:
         n = self._next()
-        self._refused(self.ledger.withdraw, venue, asset, x, corr=f"c{n}", ts=n)
+        if not self._refused(self.ledger.withdraw, place, asset, x, corr=f"c{n}", ts=n):
+            self.ref.take(place, asset, Fraction(x))
 
-    @rule(asset=st.sampled_from(["USDT", "BTC", "ETH"]), x=amounts, back=st.booleans())
-    def transfer(self, asset: str, x: Decimal, back: bool) -> None:
+    @rule(place=st.sampled_from(PLACES), asset=st.sampled_from(["BTC", "BNB"]), x=amounts)
+    def charge_fee(self, place: str, asset: str, x: Decimal) -> None:
         n = self._next()
-        a, b = VENUES[::-1] if back else VENUES
-        self._refused(self.ledger.transfer, a, b, asset, x, corr=f"c{n}", ts=n)
+        if not self._refused(self.ledger.charge_fee, place, asset, x, corr=f"c{n}", ts=n):
+            self.ref.take(place, asset, Fraction(x))
+
+    @rule(
+        a=st.sampled_from(PLACES),
+        b=st.sampled_from(PLACES),
+        asset=st.sampled_from(["USDT", "BTC", "ETH"]),
+        x=amounts | qtys,
+    )
+    def transfer(self, a: str, b: str, asset: str, x: Decimal) -> None:
+        n = self._next()
+        if a != b and not self._refused(self.ledger.transfer, a, b, asset, x, corr=f"c{n}", ts=n):
+            self.ref.transfer(a, b, asset, x)
 
     @rule(
         target=orders,
@@ -438,7 +523,7 @@ class LedgerMachine(RuleBasedStateMachine):
         positions = self.ledger.state.positions
         pos = positions[sorted(positions)[i % len(positions)]]
         held = pos.open_qty()
-        if not held:
+        if not held or pos.venue not in VENUES:
             return
         asset = pos.base if fee_asset == "base" else fee_asset
         fee = D("0.0001") if asset == pos.base else (held * price * FEE_RATE).quantize(D("1e-8"))
@@ -454,7 +539,7 @@ class LedgerMachine(RuleBasedStateMachine):
             i % len(self.applied)
         ]
         before = _encoded(self.ledger)
-        self.ledger.apply_fill(
+        again = self.ledger.apply_fill(
             venue,
             instrument,
             side,  # type: ignore[arg-type]
@@ -467,21 +552,29 @@ class LedgerMachine(RuleBasedStateMachine):
             ts=self._next(),
             order_id=order_id,
         )
+        assert again is None
         assert _encoded(self.ledger) == before
+
+    @rule()
+    def restore(self) -> None:
+        """Snapshot the state and go on with a ledger restored from it (history kept aside)."""
+        state = msgspec.msgpack.decode(_encoded(self.ledger), type=LedgerState)
+        assert state == self.ledger.state
+        self.ledger = Ledger(state=state, history=self.ledger.history)
 
     @invariant()
     def books_hold(self) -> None:
-        self.ledger.audit()  # balanced, sums to zero per asset, holds <= balances, lots = cost
-        for account, amount in self.ledger.balances("venue:").items():
+        # Balanced per transaction and in total, no holding ever negative, holds within
+        # balances, lots within holdings and equal to the trading accounts, realized PnL from
+        # the lots, the hash chain: all from the first transaction up.
+        self.ledger.audit()
+        for account, amount in self.ledger.holdings().items():
             assert amount >= 0
             assert self.ledger.free(account) >= 0
 
     @invariant()
-    def lots_match_the_reference(self) -> None:
-        for key, ref in self.refs.items():
-            pos = self.ledger.state.positions.get(key)
-            lots = [(x.qty, x.cost, x.fee) for x in pos.lots] if pos is not None else []
-            assert [tuple(map(Fraction, lot)) for lot in lots] == [tuple(x) for x in ref.lots]
+    def books_match_the_reference(self) -> None:
+        self.ref.check(self.ledger)
 
     @invariant()
     def equity_is_cash_plus_marked_positions_without_leverage(self) -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime import Ledger, LedgerError
+from runtime import Ledger, LedgerError, LedgerHistory, Trade
 from runtime._lots import share
 
 D = Decimal
@@ -41,7 +41,7 @@ class ReferenceFifo:
 
     Written from the rules in docs/ledger.md, not from the ledger's code: a quote fee joins the
     buy's lot and is charged pro rata as it sells; a base fee shrinks the lot on a buy and is sold
-    with no proceeds on a sell; any other fee asset is not attributed.
+    with no proceeds on a sell; a fee in another asset held in no lots is not attributed.
     """
 
     def __init__(self, base: str, quote: str) -> None:
@@ -113,8 +113,13 @@ def fill_sequences(draw: st.DrawFn) -> list[tuple[str, Decimal, Decimal, Decimal
     return out
 
 
+def _trades(ledger: Ledger) -> list[Trade]:
+    assert ledger.history is not None
+    return ledger.history.trades
+
+
 def _funded() -> Ledger:
-    ledger = Ledger()
+    ledger = Ledger(history=LedgerHistory())
     ledger.deposit("sim", "USDT", D(10) ** 12, corr="fund", ts=0)
     ledger.deposit("sim", "BNB", D(10) ** 9, corr="fund", ts=0)
     return ledger
@@ -135,7 +140,7 @@ def test_fifo_realized_pnl_equals_the_reference(
             ref.buy(qty, price, fee, fee_asset)
         else:
             expected = ref.sell(qty, price, fee, fee_asset)
-            assert Fraction(ledger.state.trades[-1].pnl) == expected
+            assert Fraction(_trades(ledger)[-1].pnl) == expected
         pos = ledger.position("sim", "BTC/USDT")
         assert pos is not None
         assert [(Fraction(x.qty), Fraction(x.cost), Fraction(x.fee)) for x in pos.lots] == [
@@ -143,7 +148,7 @@ def test_fifo_realized_pnl_equals_the_reference(
         ]
     pos = ledger.position("sim", "BTC/USDT")
     assert pos is not None
-    assert pos.realized == sum((t.pnl for t in ledger.state.trades), D(0))
+    assert pos.realized == sum((t.pnl for t in _trades(ledger)), D(0))
     ledger.audit()
 
 
@@ -181,7 +186,7 @@ def test_fifo_by_hand() -> None:
     ledger.apply_fill(
         "sim", "BTC/USDT", "sell", D("2.5"), D(120), D("0.3"), corr="c", fill_id="3", ts=3
     )
-    (trade,) = ledger.state.trades
+    (trade,) = _trades(ledger)
     assert trade.proceeds == 300
     assert trade.cost == 200 + 65  # all of lot 1, half of lot 2 at 130
     assert trade.fees == D("0.2") + D("0.065") + D("0.3")
@@ -215,13 +220,13 @@ def test_a_base_fee_shrinks_the_lot_and_is_sold_without_proceeds() -> None:
         fill_id="2",
         ts=2,
     )
-    assert ledger.state.trades[0].pnl == D("9.78")
+    assert _trades(ledger)[0].pnl == D("9.78")
     assert not pos.lots
     assert ledger.balance("venue:sim/asset:BTC/wallet:main") == 0
     assert ledger.balance("fees:sim/asset:BTC") == D("0.002")
 
 
-def test_a_fee_in_a_third_asset_is_posted_but_not_attributed() -> None:
+def test_a_fee_in_a_third_asset_without_lots_is_posted_but_not_attributed() -> None:
     ledger = _funded()
     ledger.apply_fill(
         "sim", "BTC/USDT", "buy", D(1), D(100), D("0.05"), "BNB", corr="a", fill_id="1", ts=1
@@ -229,7 +234,7 @@ def test_a_fee_in_a_third_asset_is_posted_but_not_attributed() -> None:
     ledger.apply_fill(
         "sim", "BTC/USDT", "sell", D(1), D(101), D("0.05"), "BNB", corr="b", fill_id="2", ts=2
     )
-    assert ledger.state.trades[0].pnl == 1
+    assert _trades(ledger)[0].pnl == 1
     assert ledger.balance("fees:sim/asset:BNB") == D("0.1")
 
 
@@ -243,12 +248,12 @@ def test_an_inexact_share_rounds_to_the_quantum_and_the_last_slice_takes_the_res
     ledger.apply_fill("sim", "BTC/USDT", "buy", D(3), D(1), D(1), corr="a", fill_id="1", ts=1)
     for i in range(3):
         ledger.apply_fill("sim", "BTC/USDT", "sell", D(1), D(1), corr="s", fill_id=f"s{i}", ts=2)
-    assert [t.fees for t in ledger.state.trades] == [
+    assert [t.fees for t in _trades(ledger)] == [
         D("0.33333333"),  # 1/3: inexact, rounded
         D("0.333333335"),  # 0.66666667 * 1/2: exact, kept
         D("0.333333335"),  # the rest
     ]
-    assert sum(t.fees for t in ledger.state.trades) == 1
+    assert sum(t.fees for t in _trades(ledger)) == 1
 
 
 def test_a_sell_beyond_the_open_lots_is_refused() -> None:
@@ -257,3 +262,26 @@ def test_a_sell_beyond_the_open_lots_is_refused() -> None:
     ledger.apply_fill("sim", "BTC/USDT", "buy", D(1), D(100), corr="a", fill_id="1", ts=1)
     with pytest.raises(LedgerError, match=r"`qty` 2 exceeds the open lots of `BTC/USDT`"):
         ledger.apply_fill("sim", "BTC/USDT", "sell", D(2), D(100), corr="b", fill_id="2", ts=2)
+
+
+def test_a_fee_in_a_third_asset_held_in_lots_is_charged_at_their_cost() -> None:
+    """BNB bought at 5 USDT pays the fees: 0.1 BNB is 0.5 USDT of cost, on the buy and the sell."""
+    ledger = Ledger(history=LedgerHistory())
+    ledger.deposit("sim", "USDT", D(1000), corr="fund", ts=0)
+    ledger.deposit("sim", "BNB", D(10), corr="fund", ts=0, cost=D(50), ref="bnb")
+    ledger.apply_fill(
+        "sim", "BTC/USDT", "buy", D(1), D(100), D("0.1"), "BNB", corr="a", fill_id="1", ts=1
+    )
+    pos = ledger.position("sim", "BTC/USDT")
+    assert pos is not None and pos.lots[0].fee == D("0.5")  # joins the lot like a quote fee
+    ledger.apply_fill(
+        "sim", "BTC/USDT", "sell", D(1), D(101), D("0.1"), "BNB", corr="b", fill_id="2", ts=2
+    )
+    (trade,) = _trades(ledger)
+    assert (trade.fees, trade.pnl) == (D("1.0"), D("0.0"))  # 101 - 100 - 0.5 - 0.5
+    bnb = ledger.position("sim", "BNB/USDT")
+    assert bnb is not None and (bnb.open_qty(), bnb.lots[0].cost) == (D("9.8"), D("49.0"))
+    assert ledger.balance("fees:sim/asset:BNB") == D("0.2")  # in units
+    assert ledger.balance("fees:sim/asset:USDT") == D("1.0")  # and at cost
+    assert ledger.balance("trading:sim/instrument:BNB/USDT/asset:USDT") == D("49.0")
+    ledger.audit()
