@@ -3,6 +3,13 @@
 One table says every legal move; anything else is an `IllegalTransitionError`, never a silent
 state change. Venue events may arrive late or out of the order a person expects (a fill after a
 cancel request, an acceptance after a fill), and the table says what each means in each state.
+
+Beyond the venue's events: `resubmit` (the venue said it has no such order, execution sends it
+again under the same client id) keeps an order SUBMITTED; `replace` starts a cancel/replace (the
+old order waits for its cancel like any other, the new one waits in NEW until the old is done);
+`cancel` in NEW ends a replacement that was never sent. What an order waits for (an ack, a
+cancel confirmation, a status report) is `Order.waiting`, beside the state: timeouts do not
+change what the venue has done with an order, only what execution asks next.
 """
 
 from __future__ import annotations
@@ -27,8 +34,11 @@ OrderStatus = Literal[
 ]
 OrderEvent = Literal[
     "submit", "accept", "reject", "fill_part", "fill", "cancel_request", "cancel",
-    "cancel_reject", "expire",
+    "cancel_reject", "expire", "resubmit", "replace",
 ]  # fmt: skip
+Waiting = Literal["", "ack", "cancel", "query", "resubmit"]
+"""What an order waits for until its deadline: an ack, a cancel confirmation, the answer to a
+status query, or the end of the backoff before a resubmission."""
 
 TERMINAL: frozenset[str] = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
 
@@ -41,10 +51,21 @@ _OPEN_MOVES: dict[str, str] = {
 }
 
 TRANSITIONS: dict[str, dict[str, str]] = {
-    "NEW": {"submit": "SUBMITTED", "reject": "REJECTED"},
-    "SUBMITTED": {"accept": "ACCEPTED", "reject": "REJECTED", **_OPEN_MOVES},
-    "ACCEPTED": {"accept": "ACCEPTED", **_OPEN_MOVES},
-    "PARTIALLY_FILLED": {"accept": "PARTIALLY_FILLED", **_OPEN_MOVES},
+    # A replacement waits in NEW for the order it replaces; it may end there unsent.
+    "NEW": {"submit": "SUBMITTED", "reject": "REJECTED", "cancel": "CANCELED"},
+    "SUBMITTED": {
+        "accept": "ACCEPTED",
+        "reject": "REJECTED",
+        "resubmit": "SUBMITTED",
+        "replace": "CANCEL_PENDING",
+        **_OPEN_MOVES,
+    },
+    "ACCEPTED": {"accept": "ACCEPTED", "replace": "CANCEL_PENDING", **_OPEN_MOVES},
+    "PARTIALLY_FILLED": {
+        "accept": "PARTIALLY_FILLED",
+        "replace": "CANCEL_PENDING",
+        **_OPEN_MOVES,
+    },
     # A fill may beat the cancel to the venue: a part keeps the cancel pending, the rest ends it.
     # `cancel_reject` leaves CANCEL_PENDING through `Order.apply`, which knows what filled.
     "CANCEL_PENDING": {
@@ -85,6 +106,30 @@ class Order(msgspec.Struct, kw_only=True):
     venue_order_id: str = ""
     corr: str = ""
     submitted_ns: int = 0
+    order_type: Literal["limit", "market"] = "limit"
+    # -- timeouts and retries (see agents.execution.timeouts) --
+    attempts: int = 0
+    """Submissions sent (the first and every resubmission)."""
+    cancels: int = 0
+    """Cancels sent."""
+    queries: int = 0
+    """Status queries sent since the last answer that settled what the order waited for."""
+    query_no: int = 0
+    """Every status query sent for this order (the number in its idempotency key)."""
+    waiting: Waiting = ""
+    deadline: int = 0
+    """When execution stops waiting (ns, kernel clock); 0: no deadline (timeouts are off)."""
+    unresolved: bool = False
+    """Queried `max_queries` times without an answer that settled it: an operator should look."""
+    resubmit: bool = True
+    """Whether a `not_found` may resubmit it (False when a reconciliation closes orders out)."""
+    # -- cancel/replace --
+    replaces: str = ""
+    """The order this one replaces (while it waits in NEW for that order to be done)."""
+    replaced_by: str = ""
+    """The replacement waiting for this order to be done."""
+    replace_basis: Decimal = Decimal(0)
+    """`filled` when the replace was asked: what fills after it is taken off the replacement."""
 
     @property
     def open(self) -> bool:

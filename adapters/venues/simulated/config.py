@@ -1,13 +1,43 @@
-"""Configure the simulated venue: fees, latency, the fill model, partial fills, relaying data."""
+"""Configure the simulated venue: fees, latency, the fill model, partial fills, relaying data,
+balances, and the faults a test injects (lost orders, dropped or late acknowledgements)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from runtime.config import ConfigBase, NonNegativeFloat, PositiveFloat
+import msgspec
+from msgspec import Meta
+
+from runtime.config import ConfigBase, NonNegativeFloat, PositiveFloat, PositiveInt
 
 FillModel = Literal["touch", "through", "poisson"]
+Probability = Annotated[float, Meta(ge=0, le=1)]
+
+
+class VenueFaultsConfig(ConfigBase, frozen=True, kw_only=True):
+    """Make the venue misbehave as networks and venues do, each with a probability per message
+    (drawn from the venue's seeded rng, so a run misbehaves the same way every time).
+
+    A lost command never reaches the venue; a dropped answer is never sent; a late one is sent
+    `ack_delay_ms` later; a duplicated acknowledgement is sent twice. Fills are never lost.
+    """
+
+    lose_submit: Probability = 0.0
+    """A `SubmitOrder` that never arrives (the venue will answer `not_found` for it)."""
+    drop_ack: Probability = 0.0
+    """An `OrderAccepted` never sent."""
+    delay_ack: Probability = 0.0
+    """An `OrderAccepted`, `OrderCanceled` or `CancelRejected` sent `ack_delay_ms` late."""
+    ack_delay_ms: NonNegativeFloat = 10_000.0
+    duplicate_ack: Probability = 0.0
+    """An `OrderAccepted` sent twice."""
+    lose_cancel: Probability = 0.0
+    """A `CancelOrder` that never arrives."""
+    drop_cancel_ack: Probability = 0.0
+    """An `OrderCanceled` or `CancelRejected` never sent."""
+    lose_query: Probability = 0.0
+    """A `QueryOrder` never answered."""
 
 
 class PoissonFillConfig(ConfigBase, frozen=True, kw_only=True):
@@ -45,6 +75,14 @@ class SimulatedVenueConfig(ConfigBase, frozen=True, kw_only=True):
     """Receive market data point-to-point (the feed's `to = "<this venue>"`), match it, then
     publish it: strategies see a bar's fills before the bar, as on a venue that reports fills
     before its next market data. Otherwise the venue subscribes to market data like anyone."""
+    balances: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    """Starting account balances per asset; when set the venue keeps them from its fills (fees
+    included) and reports them in a `VenueSnapshot`. Unset: it reports none."""
+    history: PositiveInt = 1_000
+    """How many ended orders the venue remembers at least, for status queries (older ones are
+    forgotten; a query about one is answered `unknown`, as from a venue whose history expired)."""
+    faults: VenueFaultsConfig | None = None
+    """Injected faults for tests (none by default)."""
 
     def __post_init__(self) -> None:
         for name in ("maker_fee", "taker_fee"):

@@ -49,6 +49,8 @@ class RestingOrder(msgspec.Struct, kw_only=True):
     tif: Literal["gtc", "ioc"] = "gtc"
     arrived: bool = False
     """Whether the order has met its first market event (so it rests, and fills as maker)."""
+    filled: Decimal = ZERO
+    """What the order has filled so far (the venue keeps it; matching reads only `leaves`)."""
 
 
 class Match(NamedTuple):

@@ -3,16 +3,24 @@
 It takes `SubmitOrder` and `CancelOrder` sent to its name (the `venue` of an order), keeps the
 orders in a `Book`, and matches them against every bar, trade and quote it sees (`matching.py`),
 publishing `OrderAccepted`, `OrderRejected`, `OrderFilled`, `OrderCanceled`, `CancelRejected` and
-`OrderExpired`. It is an actor rather than an I/O adapter because nothing it does leaves the
-process: a replay re-derives every fill from the same data and orders.
+`OrderExpired`. It answers `QueryOrder` with an `OrderStatusReport` and `ReconcileRequest` with
+a `VenueSnapshot` (open orders, and balances when configured). It is an actor rather than an I/O
+adapter because nothing it does leaves the process: a replay re-derives every fill from the same
+data and orders.
 
 Idempotency, as a real venue keeps it: a second `SubmitOrder` with a client id the venue has seen
-creates nothing; a cancel of an order that no longer rests is refused with a code.
+creates nothing (the venue answers with a status report of the order it holds); a cancel of an
+order that no longer rests is refused with a code. The venue remembers how every order ended, so
+a query about a finished order is answered as a real venue's order history answers it.
+
+For tests it misbehaves on request (`faults`): commands lost on the way, acknowledgements dropped,
+late or doubled, queries unanswered; each decision is one draw of the venue's seeded rng.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Literal
 
 import msgspec
 
@@ -27,11 +35,32 @@ from agents.execution.messages import (
     OrderExpired,
     OrderFilled,
     OrderRejected,
+    OrderStatusReport,
+    QueryOrder,
+    ReconcileRequest,
     SubmitOrder,
+    VenueOrder,
+    VenueOrderStatus,
+    VenueSnapshot,
 )
-from runtime import Actor
+from runtime import Actor, TimerFired
 
 ZERO = Decimal(0)
+
+Fault = Literal[
+    "lose_submit", "drop_ack", "delay_ack", "duplicate_ack", "lose_cancel", "drop_cancel_ack",
+    "lose_query",
+]  # fmt: skip
+Ack = OrderAccepted | OrderCanceled | CancelRejected
+
+
+class Ended(msgspec.Struct, array_like=True, gc=False):
+    """How an order that no longer rests ended, for queries about it (a venue's order history)."""
+
+    status: VenueOrderStatus
+    filled: Decimal
+    leaves: Decimal
+    venue_order_id: str
 
 
 class VenueState(msgspec.Struct, kw_only=True):
@@ -40,6 +69,14 @@ class VenueState(msgspec.Struct, kw_only=True):
     book: Book = msgspec.field(default_factory=Book)
     seen: set[str] = msgspec.field(default_factory=set)
     """Every client id ever submitted (idempotency: a resubmission makes no second order)."""
+    ended: dict[str, Ended] = msgspec.field(default_factory=dict)
+    """How each order that no longer rests ended, by client id (the latest `history`)."""
+    ended_before: dict[str, Ended] = msgspec.field(default_factory=dict)
+    """The generation before `ended` (so at least the last `history` ended orders are known)."""
+    balances: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    """The account per asset, when `balances` is configured."""
+    late: dict[int, list[Ack]] = msgspec.field(default_factory=dict)
+    """Acknowledgements held back by the `delay_ack` fault, by the timer that releases them."""
     next_order: int = 1
     next_fill: int = 1
     submitted: int = 0
@@ -47,6 +84,9 @@ class VenueState(msgspec.Struct, kw_only=True):
     canceled: int = 0
     rejected: int = 0
     duplicates: int = 0
+    queries: int = 0
+    lost: int = 0
+    """Commands and answers the injected faults lost."""
 
 
 class SimulatedVenue(Actor):
@@ -56,7 +96,10 @@ class SimulatedVenue(Actor):
 
     def __init__(self, params: SimulatedVenueConfig | None = None) -> None:
         self.params = params or SimulatedVenueConfig()
-        self.state = VenueState()
+        self.state = VenueState(balances=dict(self.params.balances))
+        self._accounts = bool(self.params.balances)
+        self._faults = self.params.faults
+        self._history = self.params.history
         self._latency_ns = int(self.params.latency_ms * 1_000_000)
         self._quantum = self.params.fee_quantum
         self._maker = self.params.maker_fee
@@ -74,15 +117,20 @@ class SimulatedVenue(Actor):
 
     def on_submit(self, msg: SubmitOrder) -> None:
         st = self.state
+        if self._faults is not None and self._fault("lose_submit"):
+            st.lost += 1
+            return
         if msg.client_id in st.seen:
             st.duplicates += 1
             self.ctx.log.warning("venue_duplicate_order", client_id=msg.client_id)
+            self.ctx.publish(self._status(msg.client_id, msg.strategy, msg.instrument, ""))
             return
         st.seen.add(msg.client_id)
         st.submitted += 1
         problem = _invalid(msg)
         if problem is not None:
             st.rejected += 1
+            self._end(msg.client_id, Ended("rejected", ZERO, ZERO, ""))
             self.ctx.publish(
                 OrderRejected(
                     client_id=msg.client_id,
@@ -109,33 +157,41 @@ class SimulatedVenue(Actor):
                 tif=msg.tif,
             )
         )
-        self.ctx.publish(
-            OrderAccepted(
+        ack = OrderAccepted(
+            client_id=msg.client_id,
+            strategy=msg.strategy,
+            venue=self.ctx.name,
+            instrument=msg.instrument,
+            venue_order_id=venue_order_id,
+        )
+        if self._faults is None:
+            self.ctx.publish(ack)
+        else:
+            self._answer(ack, drop="drop_ack")
+
+    def on_cancel(self, msg: CancelOrder) -> None:
+        st = self.state
+        if self._faults is not None and self._fault("lose_cancel"):
+            st.lost += 1
+            return
+        order = st.book.remove(msg.instrument, msg.client_id)
+        answer: Ack
+        if order is None:
+            answer = CancelRejected(
                 client_id=msg.client_id,
                 strategy=msg.strategy,
                 venue=self.ctx.name,
                 instrument=msg.instrument,
-                venue_order_id=venue_order_id,
+                code="ORDER_NOT_OPEN",
+                detail=f"order `{msg.client_id}` is not resting (filled, cancelled or unknown)",
             )
-        )
-
-    def on_cancel(self, msg: CancelOrder) -> None:
-        order = self.state.book.remove(msg.instrument, msg.client_id)
-        if order is None:
-            self.ctx.publish(
-                CancelRejected(
-                    client_id=msg.client_id,
-                    strategy=msg.strategy,
-                    venue=self.ctx.name,
-                    instrument=msg.instrument,
-                    code="ORDER_NOT_OPEN",
-                    detail=f"order `{msg.client_id}` is not resting (filled, cancelled or unknown)",
-                )
+        else:
+            st.canceled += 1
+            self._end(
+                order.client_id,
+                Ended("canceled", order.filled, order.leaves, order.venue_order_id),
             )
-            return
-        self.state.canceled += 1
-        self.ctx.publish(
-            OrderCanceled(
+            answer = OrderCanceled(
                 client_id=order.client_id,
                 strategy=order.strategy,
                 venue=self.ctx.name,
@@ -143,7 +199,111 @@ class SimulatedVenue(Actor):
                 leaves_qty=order.leaves,
                 reason="requested",
             )
+        if self._faults is None:
+            self.ctx.publish(answer)
+        else:
+            self._answer(answer, drop="drop_cancel_ack")
+
+    def _end(self, client_id: str, ended: Ended, /) -> None:
+        """Remember how an order ended, in two generations of `history` orders each (O(1))."""
+        st = self.state
+        if len(st.ended) >= self._history:
+            st.ended_before = st.ended
+            st.ended = {}
+        st.ended[client_id] = ended
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def on_query(self, msg: QueryOrder) -> None:
+        st = self.state
+        if self._faults is not None and self._fault("lose_query"):
+            st.lost += 1
+            return
+        st.queries += 1
+        self.ctx.publish(self._status(msg.client_id, msg.strategy, msg.instrument, msg.idem_key))
+
+    def _status(
+        self, client_id: str, strategy: str, instrument: str, query: str, /
+    ) -> OrderStatusReport:
+        """Report what the venue knows of `client_id` now: resting, ended, or never seen."""
+        st = self.state
+        name = self.ctx.name
+        order = st.book.find(client_id)
+        if order is not None:
+            return OrderStatusReport(
+                client_id=client_id, strategy=strategy, venue=name, instrument=instrument,
+                query=query, status="open", venue_order_id=order.venue_order_id,
+                filled_qty=order.filled, leaves_qty=order.leaves,
+            )  # fmt: skip
+        ended = st.ended.get(client_id)
+        if ended is None:
+            ended = st.ended_before.get(client_id)
+        if ended is not None:
+            return OrderStatusReport(
+                client_id=client_id, strategy=strategy, venue=name, instrument=instrument,
+                query=query, status=ended.status, venue_order_id=ended.venue_order_id,
+                filled_qty=ended.filled,
+            )  # fmt: skip
+        if client_id in st.seen:
+            return OrderStatusReport(
+                client_id=client_id, strategy=strategy, venue=name, instrument=instrument,
+                query=query, status="unknown", detail="the order ended past the venue's history",
+            )  # fmt: skip
+        return OrderStatusReport(
+            client_id=client_id, strategy=strategy, venue=name, instrument=instrument,
+            query=query, status="not_found", detail=f"no order `{client_id}` at this venue",
+        )  # fmt: skip
+
+    def on_reconcile(self, msg: ReconcileRequest) -> None:
+        orders = [
+            VenueOrder(
+                client_id=o.client_id,
+                venue_order_id=o.venue_order_id,
+                instrument=o.instrument,
+                side=o.side,
+                qty=o.filled + o.leaves,
+                filled_qty=o.filled,
+                price=o.price,
+            )
+            for book in self.state.book.orders.values()
+            for o in book.values()
+        ]
+        self.ctx.publish(
+            VenueSnapshot(
+                venue=self.ctx.name,
+                request_id=msg.request_id,
+                open_orders=orders,
+                balances=dict(sorted(self.state.balances.items())),
+            )
         )
+
+    # -- faults ------------------------------------------------------------------------------
+
+    def _fault(self, kind: Fault, /) -> bool:
+        """Decide whether the fault `kind` strikes this message (one seeded draw when enabled)."""
+        faults = self._faults
+        p = getattr(faults, kind) if faults is not None else 0.0
+        return p > 0 and self.ctx.rng.random() < p
+
+    def _answer(self, msg: Ack, /, *, drop: Fault) -> None:
+        """Send an acknowledgement through the faults: dropped, held back, doubled, or as is."""
+        st = self.state
+        if self._fault(drop):
+            st.lost += 1
+            return
+        if self._fault("delay_ack"):
+            assert self._faults is not None
+            delay = round(self._faults.ack_delay_ms * 1_000_000)
+            timer = self.ctx.schedule(delay, key="late_ack")
+            st.late[timer] = [msg]
+            return
+        self.ctx.publish(msg)
+        if isinstance(msg, OrderAccepted) and self._fault("duplicate_ack"):
+            self.ctx.publish(msg)
+
+    def on_timer(self, msg: TimerFired) -> None:
+        for ack in self.state.late.pop(msg.timer_id, ()):
+            self.ctx.publish(ack)
 
     # -- market data -------------------------------------------------------------------------
 
@@ -198,6 +358,7 @@ class SimulatedVenue(Actor):
         venue = ctx.name
         for order, qty, price, liquidity in matches:
             order.leaves -= qty
+            order.filled += qty
             rate = self._maker if liquidity == "maker" else self._taker
             fee = (qty * price * rate).quantize(self._quantum, ROUND_HALF_EVEN)
             fill_id = f"{venue}-f{st.next_fill}"
@@ -205,6 +366,11 @@ class SimulatedVenue(Actor):
             st.filled += 1
             if order.leaves <= ZERO:
                 del book[order.client_id]
+                self._end(
+                    order.client_id, Ended("filled", order.filled, ZERO, order.venue_order_id)
+                )
+            if self._accounts:
+                self._settle(order, qty, price, fee)
             ctx.publish(
                 OrderFilled(
                     client_id=order.client_id,
@@ -224,6 +390,10 @@ class SimulatedVenue(Actor):
         # An IOC order that met the market and still has quantity left ends there.
         for order in [o for o in book.values() if o.tif == "ioc" and o.arrived]:
             del book[order.client_id]
+            self._end(
+                order.client_id,
+                Ended("expired", order.filled, order.leaves, order.venue_order_id),
+            )
             ctx.publish(
                 OrderExpired(
                     client_id=order.client_id,
@@ -233,6 +403,16 @@ class SimulatedVenue(Actor):
                     leaves_qty=order.leaves,
                 )
             )
+
+    def _settle(self, order: RestingOrder, qty: Decimal, price: Decimal, fee: Decimal, /) -> None:
+        """Move one fill through the account: base against quote, the fee in the quote asset."""
+        base, _, quote = order.instrument.partition("/")
+        quote = quote or order.instrument
+        bal = self.state.balances
+        value = qty * price
+        sign = 1 if order.side == "buy" else -1
+        bal[base] = bal.get(base, ZERO) + sign * qty
+        bal[quote] = bal.get(quote, ZERO) - sign * value - fee
 
 
 def _quote_asset(instrument: str) -> str:

@@ -1,0 +1,180 @@
+"""The simulated venue as a counterparty: status queries, duplicate client ids, open orders and
+balances for reconciliation, and the faults a test asks for (seeded, so reproducible)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import pytest
+
+from adapters.venues.simulated import SimulatedVenue, SimulatedVenueConfig
+from adapters.venues.simulated.config import VenueFaultsConfig
+from agents.data.messages import Bar
+from agents.execution.messages import (
+    CancelOrder,
+    OrderAccepted,
+    OrderStatusReport,
+    QueryOrder,
+    ReconcileRequest,
+    SubmitOrder,
+    VenueEvent,
+    VenueSnapshot,
+)
+from runtime import Actor, ActorSpec, Message, SimKernel
+
+D = Decimal
+MIN = 60 * 10**9
+
+
+class Tape(Actor):
+    def __init__(self) -> None:
+        self.got: list[tuple[int, Message]] = []
+
+    def on_start(self) -> None:
+        self.ctx.subscribe(VenueEvent)
+        self.ctx.subscribe(VenueSnapshot)
+
+    def on_any(self, msg: Message) -> None:
+        self.got.append((self.ctx.now, msg))
+
+
+def venue(seed: int = 0, **params: Any) -> tuple[SimKernel, SimulatedVenue, Tape]:
+    k = SimKernel(start_ns=0, seed=seed)
+    v = SimulatedVenue(SimulatedVenueConfig(relay=True, **params))
+    tape = Tape()
+    k.add_actor(ActorSpec("sim", lambda: v))
+    k.add_actor(ActorSpec("tape", lambda: tape))
+    return k, v, tape
+
+
+def submit(k: SimKernel, cid: str, side: str = "buy", qty: str = "1", price: str = "99") -> None:
+    k.emit_input("execution", SubmitOrder(client_id=cid, strategy="s", venue="sim",
+                                          instrument="BTC/USDT", side=side, qty=D(qty),  # type: ignore[arg-type]
+                                          price=D(price)), dst="sim")  # fmt: skip
+
+
+def query(k: SimKernel, cid: str, n: int = 1) -> None:
+    k.emit_input("execution", QueryOrder(client_id=cid, strategy="s", venue="sim",
+                                         instrument="BTC/USDT", query_no=n), dst="sim")  # fmt: skip
+
+
+def bar(k: SimKernel, i: int, low: str, high: str, volume: str = "100") -> None:
+    k.emit_input("feed", Bar(instrument="BTC/USDT", start_ns=i * MIN, end_ns=(i + 1) * MIN,
+                             open=D(100), high=D(high), low=D(low), close=D(100),
+                             volume=D(volume), trades=0), dst="sim")  # fmt: skip
+
+
+def reports(tape: Tape) -> list[OrderStatusReport]:
+    return [m for _, m in tape.got if isinstance(m, OrderStatusReport)]
+
+
+def test_a_query_reports_a_resting_order_with_what_it_filled() -> None:
+    k, _, tape = venue(volume_share=D("0.1"))
+    submit(k, "c1", qty="2")
+    bar(k, 1, "98", "100", volume="5")  # 0.5 fills
+    query(k, "c1", 3)
+    k.run()
+    (r,) = reports(tape)
+    assert (r.query, r.status, r.venue_order_id) == ("query:c1:3", "open", "sim-1")
+    assert (r.filled_qty, r.leaves_qty) == (D("0.5"), D("1.5"))
+
+
+@pytest.mark.parametrize(
+    ("steps", "status", "filled"),
+    [("fill", "filled", "1"), ("cancel", "canceled", "0"), ("invalid", "rejected", "0"),
+     ("never", "not_found", "0")],
+)  # fmt: skip
+def test_a_query_reports_how_an_order_ended_or_that_it_never_arrived(
+    steps: str, status: str, filled: str
+) -> None:
+    k, _, tape = venue()
+    if steps == "invalid":
+        submit(k, "c1", qty="-1")
+    elif steps != "never":
+        submit(k, "c1")
+    if steps == "fill":
+        bar(k, 1, "98", "100")
+    if steps == "cancel":
+        k.emit_input("execution", CancelOrder(client_id="c1", strategy="s", venue="sim",
+                                              instrument="BTC/USDT"), dst="sim")  # fmt: skip
+    query(k, "c1")
+    k.run()
+    (r,) = reports(tape)
+    assert (r.status, r.filled_qty) == (status, D(filled))
+
+
+def test_the_venue_forgets_ended_orders_past_its_history_and_says_unknown() -> None:
+    k, v, tape = venue(history=2)
+    for n in range(6):
+        submit(k, f"c{n}")
+        k.emit_input("execution", CancelOrder(client_id=f"c{n}", strategy="s", venue="sim",
+                                              instrument="BTC/USDT"), dst="sim")  # fmt: skip
+    for n in range(6):
+        query(k, f"c{n}")
+    k.run()
+    got = [r.status for r in reports(tape)]
+    assert got == ["unknown"] * 2 + ["canceled"] * 4  # at least the last `history` are known
+    assert len(v.state.ended) + len(v.state.ended_before) <= 4
+
+
+def test_a_duplicate_client_id_creates_nothing_and_is_answered_with_the_order_held() -> None:
+    k, v, tape = venue()
+    submit(k, "c1", price="99")
+    submit(k, "c1", price="98")
+    k.run()
+    assert sum(isinstance(m, OrderAccepted) for _, m in tape.got) == 1
+    (r,) = reports(tape)
+    assert (r.query, r.status, r.venue_order_id) == ("", "open", "sim-1")
+    assert v.state.duplicates == 1 and v.state.book.find("c1").price == D(99)  # type: ignore[union-attr]
+
+
+def test_a_snapshot_lists_open_orders_and_the_account_after_fills_and_fees() -> None:
+    k, _, tape = venue(balances={"USDT": D(1000), "BTC": D(0)}, maker_fee=D("0.002"))
+    submit(k, "buy", "buy", "2", "99")
+    submit(k, "sell", "sell", "1", "120")
+    bar(k, 1, "98", "100")  # the buy fills at 99 (maker)
+    k.emit_input("execution", ReconcileRequest(venue="sim", request_id="q1"), dst="sim")
+    k.run()
+    (snap,) = [m for _, m in tape.got if isinstance(m, VenueSnapshot)]
+    assert snap.request_id == "q1" and snap.complete
+    assert [(o.client_id, o.side, o.qty, o.filled_qty) for o in snap.open_orders] == [
+        ("sell", "sell", D(1), D(0))
+    ]
+    fee = D(2) * D(99) * D("0.002")
+    assert snap.balances == {"BTC": D(2), "USDT": D(1000) - D(198) - fee}
+
+
+def test_faults_are_drawn_from_the_seed_and_strike_as_often_as_asked() -> None:
+    def run(seed: int) -> tuple[int, int, int]:
+        k, v, tape = venue(seed=seed, faults=VenueFaultsConfig(drop_ack=0.3, lose_submit=0.2))
+        for n in range(400):
+            submit(k, f"c{n}")
+        k.run()
+        accepted = sum(isinstance(m, OrderAccepted) for _, m in tape.got)
+        return v.state.submitted, accepted, v.state.lost
+
+    a = run(1)
+    assert a == run(1)  # the same seed misbehaves the same way
+    assert a != run(2)
+    arrived, accepted, lost = a
+    assert accepted + lost == 400  # each submit arrived and was acknowledged, or was lost
+    assert 280 < arrived < 360  # ~20% never arrived
+    assert 60 < arrived - accepted < 130  # ~30% of the rest had their ack dropped
+
+
+def test_a_delayed_ack_arrives_late_and_a_doubled_one_twice() -> None:
+    k, _, tape = venue(faults=VenueFaultsConfig(delay_ack=1.0, ack_delay_ms=250))
+    submit(k, "c1")
+    k.run()
+    assert [t for t, m in tape.got if isinstance(m, OrderAccepted)] == [250_000_000]
+    k, _, tape = venue(faults=VenueFaultsConfig(duplicate_ack=1.0))
+    submit(k, "c1")
+    k.run()
+    assert sum(isinstance(m, OrderAccepted) for _, m in tape.got) == 2
+
+
+def test_fault_probabilities_outside_zero_one_are_refused_naming_the_field() -> None:
+    with pytest.raises(msgspec.ValidationError, match=r"\$\.drop_ack"):
+        msgspec.convert({"drop_ack": 1.5}, VenueFaultsConfig)
