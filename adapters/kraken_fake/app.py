@@ -8,7 +8,9 @@ and the real ccxt code path parses real replies, with no network.
 Two knobs make failures real for tests and demos: `latency_ms` delays every reply, and
 `fail_after` answers the requests past the first N with HTTP 503 `EService:Unavailable`, the
 way Kraken sheds load (ccxt raises `ExchangeNotAvailable`): all of them, or the next
-`fail_count` (a transient outage that a retry survives). Private endpoints are not served yet.
+`fail_count` (a transient outage that a retry survives). With a `KrakenPrivate` (`private.py`),
+the private API (`POST /0/private/<method>`, signed) and the fake's `/_fake/` admin routes are
+served too; the knobs apply to them as well.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from decimal import Decimal
 from email.utils import formatdate
 from typing import Annotated, Any
 
@@ -25,6 +28,7 @@ from litestar.params import Parameter
 
 from adapters.kraken_fake import derived
 from adapters.kraken_fake.pairs import ASSET_PAIRS, ASSETS, pair_id
+from adapters.kraken_fake.private import KrakenPrivate, private_routes
 from adapters.kraken_fake.recordings import ENCODER, KrakenRecordings
 from runtime import KineticError
 
@@ -60,6 +64,7 @@ class FakeKraken:
         fail_after: int | None = None,
         fail_count: int | None = None,
         ohlc_page: int = 720,
+        private: KrakenPrivate | None = None,
     ) -> None:
         if ohlc_page <= 0:
             raise ValueError(f"`ohlc_page` must be > 0, got {ohlc_page}")
@@ -68,6 +73,7 @@ class FakeKraken:
         self.fail_after = fail_after
         self.fail_count = fail_count
         self.ohlc_page = ohlc_page
+        self.private = private
         self.served = 0
         self.requests: deque[tuple[str, dict[str, str]]] = deque(maxlen=REQUEST_LOG)
 
@@ -105,7 +111,17 @@ def build_app(fake: FakeKraken, /) -> Litestar:
         status, body = fake.answer(method, dict(request.query_params))
         return Response(ENCODER.encode(body), status_code=status, media_type="application/json")
 
-    return Litestar(route_handlers=[public], openapi_config=None, debug=False)
+    handlers: list[Any] = [public]
+    if fake.private is not None:
+        fake.private.fallback_mark = lambda pair: _last_price(fake, pair)
+        handlers += private_routes(fake, fake.private)
+    return Litestar(route_handlers=handlers, openapi_config=None, debug=False)
+
+
+def _last_price(fake: FakeKraken, pair: str) -> Decimal | None:
+    """Return the last price of `pair` in the recordings (the private API's default mark)."""
+    found = derived.ticker(fake.recordings, pair)
+    return None if found is None else Decimal(str(found["c"][0]))
 
 
 # -- endpoints ------------------------------------------------------------------------------
