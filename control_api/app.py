@@ -25,6 +25,7 @@ from control_api import (
     routes_approvals,
     routes_devices,
     routes_events,
+    routes_ramp,
     routes_status,
     routes_trading,
 )
@@ -97,6 +98,7 @@ def build_app(api: ApiContext, /) -> Litestar:
             *routes_devices.ROUTES,
             *routes_approvals.ROUTES,
             *routes_events.ROUTES,
+            *routes_ramp.ROUTES,
         ],
         guards=[authorize],
         dependencies={"api": Provide(provide_api, sync_to_thread=False)},

@@ -28,6 +28,7 @@ Action = Literal[
     "guard_off",
     "request_approval",
     "decide_approval",
+    "ramp",
 ]
 
 _ALL: frozenset[Role] = frozenset({"viewer", "operator", "approver", "admin"})
@@ -43,6 +44,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     "guard_off": frozenset({"admin"}),
     "request_approval": frozenset({"operator", "approver", "admin"}),
     "decide_approval": frozenset({"approver", "admin"}),
+    "ramp": frozenset({"operator", "admin"}),
 }
 """Which roles may perform each action; `public` (only `/health`) needs no token at all."""
 

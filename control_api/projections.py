@@ -21,8 +21,10 @@ from typing import Any
 import msgspec
 
 from agents.devices.messages import DeviceQuarantined, DeviceReleased
+from agents.ramp.messages import RampOrderUpdated, WalletChanged
 from agents.risk.messages import PaperGuardChanged
 from control_api.schemas import Approval, ApprovalState, QuarantinedDevice, ScopeState
+from control_api.schemas_ramp import RampOrderView, RampStep, WalletBalance
 from runtime import (
     CODEC,
     ApprovalGranted,
@@ -37,6 +39,8 @@ from runtime import (
 
 DECIDED_KEPT = 10_000
 """Decided approval requests kept in memory; older ones are still in `GET /events`."""
+RAMP_HISTORY_KEPT = 200
+"""Steps of one ramp order's history kept in memory (the journal keeps every one)."""
 
 _SEVERITY: dict[TradingState, int] = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
 
@@ -64,6 +68,8 @@ class Projections:
         self.quarantined: dict[str, QuarantinedDevice] = {}
         self.approvals: OrderedDict[str, Approval] = OrderedDict()
         self.pending = 0
+        self.ramp_orders: dict[str, RampOrderView] = {}
+        self.wallets: dict[str, dict[str, WalletBalance]] = {}
         self.last_seq = 0
         self._log = log
         self._buffer: list[Envelope] | None = None
@@ -75,6 +81,8 @@ class Projections:
             ApprovalRequested: self._on_requested,
             ApprovalGranted: self._on_granted,
             ApprovalRejected: self._on_rejected,
+            RampOrderUpdated: self._on_ramp,
+            WalletChanged: self._on_wallet,
         }
         self.tags = tuple(tag_of(t) for t in self._apply)
 
@@ -172,6 +180,33 @@ class Projections:
 
     def _on_released(self, env: Envelope, msg: DeviceReleased) -> None:
         self.quarantined.pop(msg.device_id, None)
+
+    def _on_ramp(self, env: Envelope, msg: RampOrderUpdated) -> None:
+        view = self.ramp_orders.get(msg.ramp_id)
+        if view is None:
+            view = self.ramp_orders[msg.ramp_id] = RampOrderView(
+                ramp_id=msg.ramp_id, side=msg.side, user=msg.user, fiat=msg.fiat, coin=msg.coin,
+                fiat_amount=msg.fiat_amount, coin_amount=msg.coin_amount, stage=msg.stage,
+                provider_status=msg.provider_status, provider_order_id=msg.provider_order_id,
+                tx_hash=msg.tx_hash, created_seq=env.seq, updated_seq=env.seq,
+            )  # fmt: skip
+        view.fiat_amount, view.coin_amount = msg.fiat_amount, msg.coin_amount
+        view.stage, view.provider_status = msg.stage, msg.provider_status
+        view.provider_order_id, view.tx_hash = msg.provider_order_id, msg.tx_hash
+        view.updated_seq = env.seq
+        step = RampStep(
+            seq=env.seq, ts=env.ts, stage=msg.stage, provider_status=msg.provider_status,
+            note=msg.note, tx_hash=msg.tx_hash,
+        )  # fmt: skip
+        view.history.append(step)
+        if len(view.history) > RAMP_HISTORY_KEPT:
+            del view.history[0]
+
+    def _on_wallet(self, env: Envelope, msg: WalletChanged) -> None:
+        self.wallets.setdefault(msg.user, {})[msg.asset] = WalletBalance(
+            asset=msg.asset, balance=msg.balance, held=msg.held, free=msg.balance - msg.held,
+            seq=env.seq,
+        )  # fmt: skip
 
     def _on_requested(self, env: Envelope, msg: ApprovalRequested) -> None:
         if msg.request_id in self.approvals:

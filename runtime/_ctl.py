@@ -927,3 +927,5 @@ def token_list(c: Ctl) -> None:
 
 
 __all__ = ["ctl"]
+
+from runtime import _ctl_ramp  # noqa: E402, F401  (registers `ctl ramp` and `ctl wallet`)

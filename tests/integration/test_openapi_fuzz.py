@@ -35,6 +35,27 @@ CHECKS = [
 ]
 
 
+RAMP = """
+[webhooks]
+enabled = true
+port = {hook_port}
+
+[[agents]]
+name = "ramp"
+kind = "ramp_desk"
+role = "ramp"
+
+[[adapters]]
+name = "banxa"
+kind = "banxa"
+params = {{ mock = true, mock_step_secs = 0.2 }}
+
+[[adapters]]
+name = "wallets"
+kind = "wallet_stub"
+"""
+
+
 class Served:
     """A running daemon's API root and its admin token."""
 
@@ -47,7 +68,10 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("fuzz")
     data = tmp / "var"
-    d = Daemon(write_config(tmp / "daemon.toml", port=free_port()), data)
+    config = write_config(tmp / "daemon.toml", port=free_port())
+    # The ramp desk and its providers (mock mode), so `/ramp/*` and `/wallets/*` are fuzzed too.
+    config.write_text(config.read_text() + RAMP.format(hook_port=free_port()))
+    d = Daemon(config, data, env={"MOCK_MODE": "true"})
     try:
         url = d.wait_for("runtime_ready", timeout=60)["control_api"]
         yield Served(url, (data / "control.token").read_text().strip())

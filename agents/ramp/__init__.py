@@ -1,0 +1,1 @@
+"""Fiat on-ramp and off-ramp through a Banxa-shaped provider, with custodial wallets."""
