@@ -35,6 +35,9 @@ REGISTRY: dict[str, str] = {
     "ledger": "bench.ledger",
     "backtest": "bench.backtest",
     "risk": "bench.risk",
+    "webhooks": "bench.webhooks",
+    "tick_to_order": "bench.tick_to_order",
+    "analyze": "bench.analyze",
 }
 """Benchmark name -> module, in the order `--all` runs them."""
 

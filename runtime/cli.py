@@ -25,7 +25,7 @@ import msgspec
 from runtime import _app
 from runtime._errors import ActorEscalatedError, KineticError
 from runtime._journal import Store, verify_rows
-from runtime._kernel_messages import TradingStateChanged
+from runtime._kernel_messages import Resumed, TradingStateChanged
 from runtime._lock import DataDirLock
 from runtime._recovery import recover
 from runtime._replay import replay
@@ -143,6 +143,8 @@ def run(
         cfg, source = obj.load(config_file, mode=mode, **{"control_api.port": port})
         if cfg.mode == "live":
             _check_live(cfg)
+        else:
+            _refuse_live_adapters(cfg, source)
         if cfg.mode == "backtest":
             _fail("mode `backtest` runs with `kinetic backtest`, not the daemon")
         code = anyio.run(_daemon, cfg, source, obj.data_dir, new_run)
@@ -167,7 +169,23 @@ def _check_live(cfg: KineticConfig) -> None:
     missing = [v for v in ("EXCHANGE_API_KEY", "EXCHANGE_API_SECRET") if not os.environ.get(v)]
     if missing:
         _fail(f"mode=live requires env vars: {', '.join(missing)}")
-    _fail("mode=live refused: the paper-only guard is on (the control API that turns it off is #3)")
+    gates = [a for a in cfg.agents if a.kind in ("risk_gate", "agents.risk.actor:RiskGate")]
+    if not gates or any(a.params.get("paper_only", True) is not False for a in gates):
+        _fail(
+            "mode=live refused: the paper-only guard is on; set `paper_only = false` in the "
+            "risk gate's params to start live (the control API may turn it back on at any time)"
+        )
+
+
+def _refuse_live_adapters(cfg: KineticConfig, source: str) -> None:
+    """Refuse an adapter that trades for real (class attribute `live`) outside mode=live."""
+    for i, ad in enumerate(cfg.adapters):
+        cls = _app.load_kind(_app.ADAPTERS, ad.kind, where=f"$.adapters[{i}].kind", source=source)
+        if getattr(cls, "live", False) is True:
+            _fail(
+                f"adapter `{ad.name}` (kind `{ad.kind}`) trades live and runs only with "
+                f"mode=live, not {cfg.mode} - at `$.adapters[{i}]`"
+            )
 
 
 async def _daemon(cfg: KineticConfig, source: str, data_dir: Path, new_run: bool) -> int:
@@ -178,6 +196,8 @@ async def _daemon(cfg: KineticConfig, source: str, data_dir: Path, new_run: bool
         try:
             run_, created = await _app.resolve_run(store, cfg, new=new_run)
             kernel = _app.build_live(cfg, store, source=source, run=run_, logger=log)
+            for adapter in kernel.adapters.values():
+                adapter.data_dir = data_dir
             services = _app.load_services(cfg)
             tokens = TokenStore(data_dir, admin_file=cfg.control_api.token_file)
             if services and (token_path := tokens.ensure_admin()) is not None:
@@ -207,7 +227,7 @@ async def _daemon(cfg: KineticConfig, source: str, data_dir: Path, new_run: bool
                     actors=list(kernel.cells),
                     resumed_at_seq=report.last_seq,
                 )
-                await _serve(daemon, services, log)
+                await _serve(daemon, services, log, resumed=None if created else report.last_seq)
                 signals.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
@@ -236,7 +256,9 @@ def _first_kinetic(group: BaseExceptionGroup[Any]) -> KineticError | None:
     return None
 
 
-async def _serve(daemon: Daemon, services: list[Any], log: Any) -> None:
+async def _serve(
+    daemon: Daemon, services: list[Any], log: Any, *, resumed: int | None = None
+) -> None:
     """Run the kernel, then the services once it runs; stop them all when the kernel stops."""
     kernel = daemon.kernel
     async with anyio.create_task_group() as tg:
@@ -252,6 +274,9 @@ async def _serve(daemon: Daemon, services: list[Any], log: Any) -> None:
 
         tg.start_soon(run_kernel)
         await running.wait()
+        if resumed is not None:
+            # A resumed run: let actors look outside after the gap (execution reconciles).
+            await kernel.inject("kernel", Resumed(last_seq=resumed))
         urls = {}
         for svc in services:
             urls[svc.name] = await tg.start(svc.serve, daemon)
@@ -614,3 +639,15 @@ main.add_command(ctl)
 from runtime._data_cmd import data  # noqa: E402  (the `kinetic data` group: candle history)
 
 main.add_command(data)
+
+from runtime._ledger_cmd import ledger  # noqa: E402  (the `kinetic ledger` group: the books)
+
+main.add_command(ledger)
+
+from runtime._demo_cmd import demo  # noqa: E402  (the `kinetic demo` group: end-to-end demos)
+
+main.add_command(demo)
+
+from runtime._analyze_cmd import analyze  # noqa: E402  (`kinetic analyze`: walk-forward sweeps)
+
+main.add_command(analyze)
