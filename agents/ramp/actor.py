@@ -592,15 +592,7 @@ class RampDesk(Actor):
         amount = order.coin_amount or ZERO
         order.credited = True
         if amount > 0:
-            self.ledger.deposit(
-                CUSTODY,
-                order.coin,
-                amount,
-                corr=order.ramp_id,
-                ts=self.ctx.now,
-                wallet=order.user,
-                source=self.params.provider,
-            )
+            self._from_provider(order, CUSTODY, order.coin, amount)
             self._wallet_changed(order, amount, "onramp")
         order.stage = "complete"
         self._update(order, f"credited {amount} {order.coin} to {order.user}")
@@ -609,15 +601,7 @@ class RampDesk(Actor):
         amount = order.fiat_amount or ZERO
         order.paid_out = True
         if amount > 0:
-            self.ledger.deposit(
-                BANK,
-                order.fiat,
-                amount,
-                corr=order.ramp_id,
-                ts=self.ctx.now,
-                wallet=order.user,
-                source=self.params.provider,
-            )
+            self._from_provider(order, BANK, order.fiat, amount)
         self.ctx.publish(
             FiatPaidOut(ramp_id=order.ramp_id, user=order.user, fiat=order.fiat, amount=amount),
             corr=order.ramp_id,
@@ -633,15 +617,7 @@ class RampDesk(Actor):
             note = f"provider ended the order: {status}; coins released"
         elif status == "refunded" and order.tx_hash:
             amount = order.coin_amount or ZERO
-            self.ledger.deposit(
-                CUSTODY,
-                order.coin,
-                amount,
-                corr=order.ramp_id,
-                ts=self.ctx.now,
-                wallet=order.user,
-                source=self.params.provider,
-            )
+            self._from_provider(order, CUSTODY, order.coin, amount)
             self._wallet_changed(order, amount, "refund")
             note = f"provider refunded {amount} {order.coin}"
         else:
@@ -652,35 +628,24 @@ class RampDesk(Actor):
     # -- wallet movements -----------------------------------------------------------------------
 
     def _hold(self, order: RampOrder, amount: Decimal) -> None:
-        self.ledger.transfer(
-            CUSTODY,
-            CUSTODY,
-            order.coin,
-            amount,
-            corr=order.ramp_id,
-            ts=self.ctx.now,
-            wallet=order.user,
-            to_wallet=f"{order.user}:held",
-        )
+        self._within_custody(order, amount, order.user, f"{order.user}:held")
         order.held = True
         self._wallet_changed(order, ZERO, "offramp_hold")
 
     def _release(self, order: RampOrder) -> None:
         if not order.held:
             return
-        amount = order.coin_amount or ZERO
-        self.ledger.transfer(
-            CUSTODY,
-            CUSTODY,
-            order.coin,
-            amount,
-            corr=order.ramp_id,
-            ts=self.ctx.now,
-            wallet=f"{order.user}:held",
-            to_wallet=order.user,
-        )
+        self._within_custody(order, order.coin_amount or ZERO, f"{order.user}:held", order.user)
         order.held = False
         self._wallet_changed(order, ZERO, "offramp_release")
+
+    def _within_custody(self, order: RampOrder, amount: Decimal, frm: str, to: str) -> None:
+        self.ledger.transfer(CUSTODY, CUSTODY, order.coin, amount, corr=order.ramp_id,
+                             ts=self.ctx.now, wallet=frm, to_wallet=to)  # fmt: skip
+
+    def _from_provider(self, order: RampOrder, venue: str, asset: str, amount: Decimal) -> None:
+        self.ledger.deposit(venue, asset, amount, corr=order.ramp_id, ts=self.ctx.now,
+                            wallet=order.user, source=self.params.provider)  # fmt: skip
 
     def _wallet_changed(self, order: RampOrder, delta: Decimal, reason: WalletReason) -> None:
         free, held = self.wallet(order.user, order.coin)

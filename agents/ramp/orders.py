@@ -20,27 +20,13 @@ the webhooks too.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, get_args
 
 from agents.ramp.messages import ProviderStatus, RampSide
 
 TERMINAL: Final = frozenset({"complete", "cancelled", "declined", "refunded"})
 FAILED: Final = frozenset({"cancelled", "declined", "refunded"})
-STATUSES: Final[frozenset[str]] = frozenset(
-    {
-        "pendingPayment",
-        "waitingPayment",
-        "paymentReceived",
-        "inProgress",
-        "coinTransferred",
-        "cryptoTransferred",
-        "complete",
-        "cancelled",
-        "declined",
-        "expired",
-        "refunded",
-    }
-)
+STATUSES: Final[frozenset[str]] = frozenset(get_args(ProviderStatus))
 _RANK: Final[dict[str, int]] = {
     "pendingPayment": 0,
     "waitingPayment": 1,
