@@ -177,7 +177,8 @@ def check_orders(
         ):
             settled[msg.command_seq].append(msg)
     unsettled = [seq for seq, got in settled.items() if not got]
-    assert unsettled == [], "every command settled"
+    by_seq = {e.seq: e for e in envs}
+    assert unsettled == [], f"every command settled: {[(s, by_seq[s]) for s in unsettled]}"
     for seq, got in settled.items():
         kinds = Counter(type(m) for m in got)
         assert kinds[EffectAcked] <= 1 and kinds[EffectReconciled] <= 1, (seq, got)
