@@ -10,44 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import socket
 from collections.abc import Iterator
 
 import anyio
 import anyio.abc
 import anyio.from_thread
-import uvicorn
 
 from adapters.kraken_fake.app import FakeKraken, build_app
-from runtime import KineticError
+from runtime import BindError, bind_socket, serve_asgi
 
 SHUTDOWN_SECS = 2
 """Longest a stop waits for open responses."""
 
-
-class FakeKrakenBindError(KineticError):
-    """The fake could not bind its address (in use, not local, not permitted)."""
-
-
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Install nothing: the owner of the process handles signals."""
-        yield
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise FakeKrakenBindError(
-            f"cannot bind the fake Kraken to `{host}:{port}`: {exc.strerror or exc}"
-        ) from exc
-    return sock
+FakeKrakenBindError = BindError
+"""The fake could not bind its address (in use, not local, not permitted)."""
 
 
 async def serve(
@@ -63,36 +39,11 @@ async def serve(
     A cancellation point; on cancellation open responses get `SHUTDOWN_SECS` to finish.
     """
     app = build_app(fake)
-    sock = _bind(host, port)  # last: nothing between here and `try` can fail
-    config = uvicorn.Config(
-        app,
-        lifespan="off",
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        server_header=False,
-        ws="none",
-        timeout_graceful_shutdown=SHUTDOWN_SECS,
-    )
-    config.load()
-    server = _Server(config)
-    server.lifespan = config.lifespan_class(config)
+    sock = bind_socket(host, port, what="the fake Kraken")
     try:
-        await server.startup(sockets=[sock])
-        bound_host, bound_port = sock.getsockname()[:2]
-        task_status.started(
-            f"http://[{bound_host}]:{bound_port}"
-            if ":" in bound_host
-            else f"http://{bound_host}:{bound_port}"
-        )
-        await server.main_loop()
+        await serve_asgi(app, sock, shutdown_secs=SHUTDOWN_SECS, on_listening=task_status.started)
     finally:
-        with anyio.CancelScope(shield=True):
-            if server.started:
-                server.should_exit = True
-                with anyio.move_on_after(SHUTDOWN_SECS + 1):
-                    await server.shutdown(sockets=[sock])
-            sock.close()
+        sock.close()
 
 
 @contextlib.contextmanager
