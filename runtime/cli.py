@@ -651,3 +651,7 @@ main.add_command(demo)
 from runtime._analyze_cmd import analyze  # noqa: E402  (`kinetic analyze`: walk-forward sweeps)
 
 main.add_command(analyze)
+
+from runtime._train_cmd import train  # noqa: E402  (`kinetic train`: offline models)
+
+main.add_command(train)

@@ -10,8 +10,10 @@ arithmetic so the three can be compared order for order. Per bar with close `c`:
     ask    = max(ceil((r + k*sp) / tick) * tick,  c + tick)
 
 no quotes until `warmup` returns are seen, no bid when `q >= qmax`, no ask when `q <= -qmax`.
-The model runs in float64 (features may, DESIGN.md §2); prices leave it as whole ticks, so the
-quotes are exact `Decimal`s on the grid.
+An adjuster (`rl.py`) may scale the half-spread by `m` and shift the reservation by `skew * sp`
+through `observe` + `quote`; `update` is the plain path (`m = 1`, `skew = 0`), kept as one
+method because it runs on every bar. The model runs in float64 (features may, DESIGN.md §2);
+prices leave it as whole ticks, so the quotes are exact `Decimal`s on the grid.
 """
 
 from __future__ import annotations
@@ -84,6 +86,38 @@ class BarQuoter:
         tick = self._tick
         tf = self._tick_f
         ticks = close / tick  # exact: the close is on the grid
+        bid_ticks = min(Decimal(math.floor((res - half) / tf)), ticks - 1)
+        ask_ticks = max(Decimal(math.ceil((res + half) / tf)), ticks + 1)
+        bid = bid_ticks * tick if q < p.qmax else None
+        ask = ask_ticks * tick if q > -p.qmax else None
+        return bid, ask
+
+    def observe(self, close: Decimal, /) -> None:
+        """Take the next close into the EWMA (the first half of `update`; then call `quote`)."""
+        st = self.state
+        c = float(close)
+        if st.prev is not None:
+            r = math.log(c / st.prev)
+            st.var = self._lam * st.var + (1.0 - self._lam) * r * r
+            st.returns += 1
+        st.prev = c
+
+    def quote(
+        self, close: Decimal, q: Decimal, /, *, spread_mult: float = 1.0, skew: float = 0.0
+    ) -> tuple[Decimal | None, Decimal | None]:
+        """Return the quotes after `observe(close)`, the half-spread times `spread_mult` and the
+        reservation moved by `skew * sp`; the defaults give exactly what `update` gives."""
+        st = self.state
+        p = self.params
+        if st.returns < p.warmup:
+            return None, None
+        c = float(close)
+        sp = c * math.sqrt(st.var)
+        res = c - (float(q) / self._size) * self._gamma * sp * sp + skew * sp
+        half = self._k * sp * spread_mult
+        tick = self._tick
+        tf = self._tick_f
+        ticks = close / tick
         bid_ticks = min(Decimal(math.floor((res - half) / tf)), ticks - 1)
         ask_ticks = max(Decimal(math.ceil((res + half) / tf)), ticks + 1)
         bid = bid_ticks * tick if q < p.qmax else None
