@@ -114,10 +114,15 @@ class SimKernel(KernelBase):
         self._push(ts, _CALL, fn)
 
     def start(self) -> None:
-        """Start the actors (once); `run` calls it when needed."""
+        """Start the actors (once); `run` calls it when needed.
+
+        Not after `recover` redelivered the run's `Start`: a resumed run does not start again
+        (as in the live kernel), the daemon announces `Resumed` instead.
+        """
         if not self._started:
             self._started = True
-            self.start_actors()
+            if not self.started:
+                self.start_actors()
 
     def run(self, *, until_ns: int | None = None, ready_only: bool = False) -> int:
         """Process events until none remain or the clock would pass `until_ns`; return how many.

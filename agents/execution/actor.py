@@ -11,8 +11,10 @@ Silence is handled without guessing (`timeouts.py`): an overdue ack or cancel co
 execution ask the venue (`QueryOrder`); only the venue's `not_found` lets it resubmit, under the
 same client id, with backoff and a bound. A `RequestReplace` goes through the risk gate as an
 intent with `replaces` set; once approved the old order is cancelled and the new one sent when
-the old is done, smaller by whatever the old filled meanwhile. At start, execution asks each
-configured venue for its open orders and balances and reports the differences (`reconcile.py`).
+the old is done, smaller by whatever the old filled meanwhile. At a run's start, and when the
+kernel announces `Resumed` after a restart, execution asks each configured venue for its open
+orders and balances and reports the differences (`reconcile.py`) against the books (the ledger's
+`Balances` of the venue).
 
 Only open orders stay in the state (a long backtest places hundreds of thousands); finished ones
 live on in the journal, where the read models find them.
@@ -48,6 +50,7 @@ from agents.execution.reconcile import compare_balances, compare_orders
 from agents.execution.timeouts import MS, TimeoutConfig, Verdict, backoff_ns, judge
 from agents.risk.messages import CancelOpenOrders, OrderApproved, OrderDenied, OrderIntent
 from runtime import Actor, ConfigBase, EffectFailed, Resumed, TimerFired
+from runtime import Balances as LedgerBalances
 from runtime.config import PositiveFloat
 
 ZERO = Decimal(0)
@@ -76,7 +79,8 @@ class ExecutionConfig(ConfigBase, frozen=True, kw_only=True):
     cancel_unknown: bool = False
     """Cancel orders open at a venue that execution does not know (otherwise only reported)."""
     expected_balances: dict[str, dict[str, Decimal]] = msgspec.field(default_factory=dict)
-    """Balances per venue and asset to reconcile against until the ledger publishes `Balances`."""
+    """Balances per venue and asset to reconcile against until the ledger publishes its
+    `Balances` of the venue."""
 
 
 class Reconciling(msgspec.Struct, kw_only=True):
@@ -92,8 +96,9 @@ class ExecutionState(msgspec.Struct, kw_only=True):
     open: dict[str, Order] = msgspec.field(default_factory=dict)
     replacing: dict[str, str] = msgspec.field(default_factory=dict)
     """Replacement client id -> the order it replaces, while the risk gate judges it."""
-    ledger: dict[str, Balances] = msgspec.field(default_factory=dict)
-    """The latest `Balances` per venue."""
+    ledger: dict[str, LedgerBalances | Balances] = msgspec.field(default_factory=dict)
+    """The books' latest balances per venue: the ledger's `Balances` of the venue's main wallet,
+    or an `execution.Balances` from another source."""
     reconciling: dict[str, Reconciling] = msgspec.field(default_factory=dict)
     next_request: int = 0
     watch: dict[str, int] = msgspec.field(default_factory=dict)
@@ -139,6 +144,7 @@ class Execution(Actor):
         ctx.subscribe(VenueEvent)
         ctx.subscribe(VenueSnapshot)
         ctx.subscribe(Balances)
+        ctx.subscribe(LedgerBalances)
         ctx.subscribe(Resumed)
         for venue in self.params.reconcile_venues:
             self._ask(venue)
@@ -668,6 +674,11 @@ class Execution(Actor):
     def on_balances(self, msg: Balances) -> None:
         self.state.ledger[msg.venue] = msg
 
+    def on_ledger_balances(self, msg: LedgerBalances) -> None:
+        """Keep the books' side of a venue: the ledger's balances of its main wallet."""
+        if msg.holder == msg.venue:  # not a sub-wallet (`sim/hot`) or a wallet (`wallet:x`)
+            self.state.ledger[msg.venue] = msg
+
     def on_snapshot(self, msg: VenueSnapshot) -> None:
         st = self.state
         pending = st.reconciling.get(msg.venue)
@@ -681,7 +692,10 @@ class Execution(Actor):
         orders = compare_orders([o for o in st.open.values() if o.venue == venue],
                                 msg.open_orders)  # fmt: skip
         ledger = st.ledger.get(venue)
-        if ledger is not None:
+        expected: dict[str, Decimal]
+        if isinstance(ledger, LedgerBalances):
+            source, expected = "ledger", {a: b.total for a, b in ledger.assets.items()}
+        elif ledger is not None:
             source, expected = ledger.source or "ledger", ledger.balances
         elif venue in self.params.expected_balances:
             source, expected = "config", self.params.expected_balances[venue]

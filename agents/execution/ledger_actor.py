@@ -5,8 +5,9 @@ Kind `ledger_keeper`. It owns one `runtime.Ledger` and feeds it what happens to 
 - opening balances from its params (exact, per venue or `wallet:<owner>` and asset; a unit cost
   basis opens a lot), booked at start;
 - with `reserve = true`, the risk gate's `OrderApproved` reserves what the order may spend (a
-  limit buy its notional plus a fee bound, a sell its quantity); venue events spend or release
-  it;
+  limit buy its notional plus a fee bound, a sell its quantity); its fills spend it, and the
+  event that ends the order (cancelled, rejected, expired, filled) releases the rest. A
+  `CancelRejected` releases nothing: the order is still live, or its fills are on their way;
 - `OrderFilled` posts the fill: double entry, FIFO lots, realized PnL, fees (in the quote, the
   base, or a third asset held in lots). A fill already booked (same venue and `fill_id`) changes
   nothing;
@@ -17,17 +18,15 @@ Kind `ledger_keeper`. It owns one `runtime.Ledger` and feeds it what happens to 
   hour of kernel time it publishes an `EconomicSnapshotTaken` (equity, cash, positions,
   exposure, drawdown).
 
-Each posting carries the corr of its order (Signal -> Order -> Fill -> Lot -> Trade): the
-simulated venue reports fills under the corr of the market data that filled them, so with
-`reserve = true` the keeper remembers each open order's corr from its approval; otherwise it
-takes the fill's own corr, or the client order id when that is empty. After changes it
-publishes `Balances` per holder, once per market-data message or timer (and right after a
-movement), never once per fill: a bar that fills three orders costs one message; when a venue's
-totals moved it also publishes `execution.Balances`, the books' side of execution's
-reconciliation. At the end it publishes a `LedgerReport` (`ledger.json`).
+Each posting carries the corr of its order (Signal -> Order -> Fill -> Lot -> Trade): venues
+report an order's events under the order's corr, so a fill's corr is its order's (the client
+order id when the order had none). After changes it publishes `Balances` per holder, once per
+market-data message or timer (and right after a movement), never once per fill: a bar that
+fills three orders costs one message. Execution reads the same message as the books' side of
+its reconciliation with a venue. At the end it publishes a `LedgerReport` (`ledger.json`).
 
-The state is the ledger's (bounded by what is open: accounts, holds, lots, the dedupe window),
-the marks and the open orders' corr; the transactions themselves live in the journal, from which
+The state is the ledger's (bounded by what is open: accounts, holds, lots, the dedupe window)
+and the marks; the transactions themselves live in the journal, from which
 `kinetic ledger` rebuilds them. A fill the books refuse (a venue reported more than the ledger
 holds) is logged, counted, published as `LedgerRefused` and changes nothing: a deterministic
 failure must not crash-loop the actor.
@@ -40,9 +39,7 @@ from decimal import Context, Decimal, Inexact
 import msgspec
 
 from agents.data.messages import Bar, Quote, Tick, Trade
-from agents.execution.messages import Balances as VenueBalances
 from agents.execution.messages import (
-    CancelRejected,
     OrderCanceled,
     OrderExpired,
     OrderFilled,
@@ -76,7 +73,6 @@ from runtime import (
     Transaction,
 )
 from runtime._ledger_messages import holder_of
-from runtime._postings import WALLET
 from runtime._valuation import HOUR_NS
 from runtime.config import NonNegativeFloat
 
@@ -101,10 +97,9 @@ class LedgerKeeperConfig(ConfigBase, frozen=True, kw_only=True):
     `{ sim = { BTC = "103000" } }`. It opens a lot, so the position can be sold; an opening
     balance without one is unlotted (fees in BNB may spend it; a sell may not)."""
     reserve: bool = False
-    """Reserve what approved orders may spend, so `Balances.free` = total - reserved, and keep
-    each open order's corr from its approval. Off: free = total, and the keeper reads only fills
-    and marks (the risk gate keeps its own reservations for its no-leverage check); a fill's
-    corr is then the one the venue reported it under, else its client order id."""
+    """Reserve what approved orders may spend, so `Balances.free` = total - reserved. Off:
+    free = total, and the keeper reads only fills and marks (the risk gate keeps its own
+    reservations for its no-leverage check)."""
     fee_bound_bps: Decimal = Decimal(50)
     """A limit buy reserves qty x price x (1 + this / 10,000), as the risk gate does."""
     balances_delay_ms: NonNegativeFloat | None = None
@@ -137,17 +132,13 @@ class LedgerKeeperConfig(ConfigBase, frozen=True, kw_only=True):
 
 
 class LedgerKeeperState(msgspec.Struct, kw_only=True):
-    """The books, the marks, the open orders' corr, and what to publish next."""
+    """The books, the marks, and what to publish next."""
 
     ledger: LedgerState = msgspec.field(default_factory=LedgerState)
     marks: dict[str, Decimal] = msgspec.field(default_factory=dict)
     """The last price per instrument (`BTC/USDT`)."""
-    corr: dict[str, str] = msgspec.field(default_factory=dict)
-    """Client order id -> the corr of its order, while the order is open."""
     dirty: list[str] = msgspec.field(default_factory=list)
     """Holders whose balances changed since their last `Balances`."""
-    moved: list[str] = msgspec.field(default_factory=list)
-    """Venues whose totals changed since their last `execution.Balances` (holds are not)."""
     flush_pending: bool = False
     hour_armed: bool = False
     """Whether the next hourly snapshot's timer is set (it is, while anything happens)."""
@@ -215,11 +206,12 @@ class LedgerKeeper(Actor):
                     cost=None if price is None else EXACT.multiply(amount, price),
                 )  # fmt: skip
                 self._touch(tx)
-        # Fills, movements, marks; with holds also approvals (each order's hold and corr) and
-        # the events that end an order. Never `OrderAccepted`: it moves no money.
+        # Fills, movements, marks; with holds also approvals (each order's hold) and the events
+        # that end an order. Never `OrderAccepted`: it moves no money. Never `CancelRejected`:
+        # the order it names is still live, or filled (its fills settle the hold).
         wanted: tuple[type[Message], ...] = (OrderFilled, BookMovement, Bar, Quote, Tick, Trade)
         if p.reserve:
-            wanted += (OrderApproved, OrderCanceled, OrderRejected, OrderExpired, CancelRejected)
+            wanted += (OrderApproved, OrderCanceled, OrderRejected, OrderExpired)
         for mtype in wanted:
             ctx.subscribe(mtype)
         self._arm()
@@ -262,7 +254,6 @@ class LedgerKeeper(Actor):
         st = self.state
         if not st.hour_armed:
             self._arm()
-        st.corr[intent.client_id] = (env.corr if env is not None else "") or intent.client_id
         if intent.price is None:
             return  # a market buy's cost is unknown until it fills: nothing to reserve
         base, _, quote = intent.instrument.partition("/")
@@ -273,8 +264,8 @@ class LedgerKeeper(Actor):
             asset, amount = base, intent.qty
         try:
             hold = self.ledger.reserve(
-                intent.client_id, intent.venue, asset, amount, corr=st.corr[intent.client_id],
-                ts=self.ctx.now,
+                intent.client_id, intent.venue, asset, amount,
+                corr=(env.corr if env is not None else "") or intent.client_id, ts=self.ctx.now,
             )  # fmt: skip
         except LedgerError as exc:
             st.holds_refused += 1
@@ -292,13 +283,15 @@ class LedgerKeeper(Actor):
             self._fill(msg)
             if msg.leaves_qty <= 0:
                 self._done(msg.client_id)
-        elif isinstance(msg, OrderCanceled | OrderRejected | OrderExpired | CancelRejected):
+        elif isinstance(msg, OrderCanceled | OrderRejected | OrderExpired):
             self._done(msg.client_id)
 
     def _fill(self, msg: OrderFilled) -> None:
         st = self.state
         env = self.ctx.current
-        corr = st.corr.get(msg.client_id) or (env.corr if env is not None else "") or msg.client_id
+        # The venue reports a fill under its order's corr; an order sent without one traces by
+        # its client id.
+        corr = (env.corr if env is not None else "") or msg.client_id
         try:
             tx = self.ledger.apply_fill(
                 msg.venue, msg.instrument, msg.side, msg.qty, msg.price, msg.fee, msg.fee_asset,
@@ -314,8 +307,7 @@ class LedgerKeeper(Actor):
         self._touch(tx)
 
     def _done(self, client_id: str, /) -> None:
-        """Forget a finished order: release what it still holds."""
-        self.state.corr.pop(client_id, None)
+        """Release what a finished order still holds."""
         hold = self.ledger.state.holds.get(client_id)
         if hold is not None:
             self.ledger.release(client_id)
@@ -451,13 +443,9 @@ class LedgerKeeper(Actor):
     def _touch(self, tx: Transaction | None, /) -> None:
         if tx is None:
             return
-        moved = self.state.moved
         for p in tx.postings:
             if Accounts.is_holding(p.account):
                 self._dirty(p.account)
-                holder = self._holder(p.account)
-                if holder not in moved and not holder.startswith(WALLET) and "/" not in holder:
-                    moved.append(holder)
 
     def _table(self, holder: str, /) -> dict[str, AssetBalance]:
         st = self.ledger.state
@@ -472,11 +460,8 @@ class LedgerKeeper(Actor):
         return out
 
     def _flush(self) -> None:
-        """Publish `Balances` for every holder that changed since its last one.
-
-        A venue's main wallet whose totals moved also gets an `execution.Balances` (totals per
-        asset), the books' side of execution's reconciliation with the venue.
-        """
+        """Publish `Balances` for every holder that changed since its last one (one message per
+        holder: execution reads a venue's main wallet from it for its reconciliation)."""
         st = self.state
         if not st.dirty:
             return
@@ -487,11 +472,7 @@ class LedgerKeeper(Actor):
             self.ctx.publish(
                 Balances(ledger=name, holder=holder, venue=venue, wallet=wallet, assets=table)
             )
-            if holder in st.moved:
-                totals = {asset: b.total for asset, b in table.items()}
-                self.ctx.publish(VenueBalances(venue=venue, balances=totals))
         st.dirty.clear()
-        st.moved.clear()
 
 
 def _split(holder: str, /) -> tuple[str, str]:

@@ -4,6 +4,7 @@ The path of an order (one `corr` from signal to fill):
 
     strategy --OrderIntent--> risk --OrderApproved--> execution --SubmitOrder--> venue
     venue --OrderAccepted | OrderRejected | OrderFilled | OrderCanceled--> everyone subscribed
+        (under the order's corr, also when market data or a timer caused the event)
     strategy --RequestCancel--> execution --CancelOrder--> venue
     strategy --RequestReplace--> execution --OrderIntent(replaces=...)--> risk --> execution
         --CancelOrder(old)--> venue, then, once the old order is done, --SubmitOrder(new)-->
@@ -195,7 +196,10 @@ class OrderCanceled(VenueEvent, frozen=True, kw_only=True, tag="execution.OrderC
 
 
 class CancelRejected(VenueEvent, frozen=True, kw_only=True, tag="execution.CancelRejected"):
-    """Report that a cancel changed nothing: the order no longer rests (filled, or unknown)."""
+    """Report that a cancel changed nothing: the order no longer rests (filled, or unknown), or
+    the venue could not confirm the cancel. Not an end: the order may be live or have fills on
+    their way, so what it holds stays held until its own end (a fill with nothing left, or
+    `OrderCanceled` / `OrderRejected` / `OrderExpired`)."""
 
     code: str
     detail: str
@@ -270,10 +274,11 @@ class VenueSnapshot(Message, frozen=True, kw_only=True, tag="execution.VenueSnap
 
 
 class Balances(Message, frozen=True, kw_only=True, tag="execution.Balances"):
-    """The books' balances of one venue's account (total per asset), for reconciliation.
+    """Some books' balances of one venue's account (total per asset), for reconciliation.
 
-    Published by the ledger; execution keeps the latest per venue and compares a venue's
-    `VenueSnapshot` with it (or with `expected_balances` in its config until one arrives).
+    For books other than the ledger keeper, whose `runtime.Balances` (`ledger.Balances`, one per
+    holder) execution reads directly. Execution keeps the latest of either per venue and compares
+    a venue's `VenueSnapshot` with it (or with `expected_balances` until one arrives).
     """
 
     venue: str

@@ -1,12 +1,17 @@
 """Give strategies one way to trade: client ids, open orders and position from venue events.
 
-A strategy actor derives from `Trader`, calls `buy`/`sell`/`cancel_all` from its handlers, and
-reads `state.position`. Orders go to the risk gate as `OrderIntent`s (never straight to a venue);
-cancels go to execution. The position is what the strategy's own fills say, so it is exact and
-deterministic; the ledger keeps the books, this is the strategy's working view.
+A strategy actor derives from `Trader`, calls `submit`/`replace`/`cancel_all` from its
+handlers, and reads `state.position`. Orders go to the risk gate as `OrderIntent`s (never straight
+to a venue); cancels and replaces go to execution. The position is what the strategy's own fills
+say, so it is exact and deterministic; the ledger keeps the books, this is the strategy's working
+view.
 
 Client ids are `<strategy>-<n>`, `n` counting up in the strategy's state: deterministic, unique
-per run, and the idempotency key the venue sees.
+per run, and the idempotency key the venue sees. Each order has a corr (Signal -> Order -> Fill
+-> Lot -> Trade): the one given, else that of the message being handled (a signal's), else the
+order's own client id, so every fill and ledger posting of an order traces back to it. An order
+placed while handling another order's event (a fill) does not take that order's corr: it gets
+its own client id, so one corr never chains a strategy's orders together.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from agents.execution.messages import (
     OrderFilled,
     OrderRejected,
     RequestCancel,
+    RequestReplace,
     VenueEvent,
 )
 from agents.risk.messages import OrderDenied, OrderIntent
@@ -65,28 +71,80 @@ class Trader(Actor):
         ctx.subscribe(OrderDenied)
 
     def submit(
-        self, side: Literal["buy", "sell"], qty: Decimal, price: Decimal | None = None, /
+        self,
+        side: Literal["buy", "sell"],
+        qty: Decimal,
+        price: Decimal | None = None,
+        /,
+        *,
+        reduce_only: bool = False,
+        corr: str | None = None,
     ) -> str:
-        """Send an intent to the risk gate; return its client id."""
+        """Send an intent to the risk gate (`price` None: a market order); return its client id.
+
+        `reduce_only`: the order only shrinks the position, so it may pass while its scope is
+        REDUCING (the gate checks it does, on spot: a sell of at most the free position).
+        `corr`: the order's correlation id (default: see the module docstring).
+        """
         st = self.state
         p = self.params
-        client_id = f"{self.ctx.name}-{st.next_id}"
+        ctx = self.ctx
+        client_id = f"{ctx.name}-{st.next_id}"
         st.next_id += 1
         st.orders += 1
         st.open[client_id] = side
-        self.ctx.send(
+        ctx.send(
             p.risk,
             OrderIntent(
                 client_id=client_id,
-                strategy=self.ctx.name,
+                strategy=ctx.name,
                 venue=p.venue,
                 instrument=p.instrument,
                 side=side,
                 qty=qty,
                 price=price,
+                reduce_only=reduce_only,
             ),
+            corr=corr or self._corr(client_id),
         )
         return client_id
+
+    def replace(
+        self, client_id: str, qty: Decimal, price: Decimal | None, /, *, reason: str = ""
+    ) -> str:
+        """Ask execution to replace an open order (cancel, then new); return the new client id.
+
+        The new order keeps the old one's side and corr and goes through the risk gate (its
+        modify throttle included). What the old order fills from now on is taken off `qty`. If
+        the gate or execution refuses, the old order stays as it was and the new id is dropped
+        (`OrderDenied` / `OrderRejected`). Raises `KeyError` for an order that is not open.
+        """
+        st = self.state
+        side = st.open[client_id]
+        new_id = f"{self.ctx.name}-{st.next_id}"
+        st.next_id += 1
+        st.orders += 1
+        st.open[new_id] = side
+        self.ctx.send(
+            self.params.execution,
+            RequestReplace(
+                client_id=client_id,
+                new_client_id=new_id,
+                strategy=self.ctx.name,
+                qty=qty,
+                price=price,
+                reason=reason,
+            ),
+        )
+        return new_id
+
+    def _corr(self, client_id: str, /) -> str:
+        """Return the corr of a new order: the handled message's, unless that is empty or an
+        order's event (whose corr is its order's), else `client_id`."""
+        env = self.ctx.current
+        if env is None or not env.corr or isinstance(env.msg, VenueEvent):
+            return client_id
+        return env.corr
 
     def cancel_all(self) -> None:
         """Ask execution to cancel every order still open (their cancels may cross fills)."""

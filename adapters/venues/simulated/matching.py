@@ -51,6 +51,8 @@ class RestingOrder(msgspec.Struct, kw_only=True):
     """Whether the order has met its first market event (so it rests, and fills as maker)."""
     filled: Decimal = ZERO
     """What the order has filled so far (the venue keeps it; matching reads only `leaves`)."""
+    corr: str = ""
+    """The corr the order was submitted under: its fills and its end are reported under it."""
 
 
 class Match(NamedTuple):

@@ -13,6 +13,12 @@ creates nothing (the venue answers with a status report of the order it holds); 
 order that no longer rests is refused with a code. The venue remembers how every order ended, so
 a query about a finished order is answered as a real venue's order history answers it.
 
+Every event about an order goes out under the order's corr (the `SubmitOrder`'s), also a fill
+that a bar made or an acknowledgement held back, so Signal -> Order -> Fill -> Lot -> Trade
+traces by one corr. Instruments are `BASE/QUOTE` (ccxt's `BASE/QUOTE:SETTLE` too): fees are in
+the quote asset, and an order on a symbol that does not name both is rejected
+(`UNKNOWN_INSTRUMENT`), never charged in an asset made up from the symbol.
+
 For tests it misbehaves on request (`faults`): commands lost on the way, acknowledgements dropped,
 late or doubled, queries unanswered; each decision is one draw of the venue's seeded rng.
 """
@@ -54,6 +60,13 @@ Fault = Literal[
 Ack = OrderAccepted | OrderCanceled | CancelRejected
 
 
+class Late(msgspec.Struct, array_like=True):
+    """An acknowledgement the `delay_ack` fault holds back, and the corr it goes out under."""
+
+    corr: str
+    ack: Ack
+
+
 class Ended(msgspec.Struct, array_like=True, gc=False):
     """How an order that no longer rests ended, for queries about it (a venue's order history)."""
 
@@ -75,7 +88,7 @@ class VenueState(msgspec.Struct, kw_only=True):
     """The generation before `ended` (so at least the last `history` ended orders are known)."""
     balances: dict[str, Decimal] = msgspec.field(default_factory=dict)
     """The account per asset, when `balances` is configured."""
-    late: dict[int, list[Ack]] = msgspec.field(default_factory=dict)
+    late: dict[int, Late] = msgspec.field(default_factory=dict)
     """Acknowledgements held back by the `delay_ack` fault, by the timer that releases them."""
     next_order: int = 1
     next_fill: int = 1
@@ -104,6 +117,8 @@ class SimulatedVenue(Actor):
         self._quantum = self.params.fee_quantum
         self._maker = self.params.maker_fee
         self._taker = self.params.taker_fee
+        self._assets: dict[str, tuple[str, str] | None] = {}
+        """Instrument -> (base, quote), None when the symbol does not name both (a cache)."""
 
     def on_start(self) -> None:
         self._matcher = Matcher(self.params, self.ctx.rng)
@@ -128,6 +143,9 @@ class SimulatedVenue(Actor):
         st.seen.add(msg.client_id)
         st.submitted += 1
         problem = _invalid(msg)
+        if problem is None and self._split(msg.instrument) is None:
+            detail = f"`instrument` must be BASE/QUOTE, got {msg.instrument!r} (fees are in QUOTE)"
+            problem = "UNKNOWN_INSTRUMENT", detail
         if problem is not None:
             st.rejected += 1
             self._end(msg.client_id, Ended("rejected", ZERO, ZERO, ""))
@@ -144,6 +162,7 @@ class SimulatedVenue(Actor):
             return
         venue_order_id = f"{self.ctx.name}-{st.next_order}"
         st.next_order += 1
+        env = self.ctx.current
         st.book.add(
             RestingOrder(
                 client_id=msg.client_id,
@@ -155,6 +174,7 @@ class SimulatedVenue(Actor):
                 active_ns=self.ctx.now + self._latency_ns,
                 venue_order_id=venue_order_id,
                 tif=msg.tif,
+                corr=env.corr if env is not None else "",
             )
         )
         ack = OrderAccepted(
@@ -295,15 +315,17 @@ class SimulatedVenue(Actor):
             assert self._faults is not None
             delay = round(self._faults.ack_delay_ms * 1_000_000)
             timer = self.ctx.schedule(delay, key="late_ack")
-            st.late[timer] = [msg]
+            env = self.ctx.current
+            st.late[timer] = Late(env.corr if env is not None else "", msg)
             return
         self.ctx.publish(msg)
         if isinstance(msg, OrderAccepted) and self._fault("duplicate_ack"):
             self.ctx.publish(msg)
 
     def on_timer(self, msg: TimerFired) -> None:
-        for ack in self.state.late.pop(msg.timer_id, ()):
-            self.ctx.publish(ack)
+        late = self.state.late.pop(msg.timer_id, None)
+        if late is not None:
+            self.ctx.publish(late.ack, corr=late.corr)
 
     # -- market data -------------------------------------------------------------------------
 
@@ -369,8 +391,10 @@ class SimulatedVenue(Actor):
                 self._end(
                     order.client_id, Ended("filled", order.filled, ZERO, order.venue_order_id)
                 )
+            # Invariant: a resting order's instrument names its pair (checked at submission).
+            base, quote = self._split(order.instrument) or ("", "")
             if self._accounts:
-                self._settle(order, qty, price, fee)
+                self._settle(order.side, base, quote, qty, price, fee)
             ctx.publish(
                 OrderFilled(
                     client_id=order.client_id,
@@ -382,10 +406,11 @@ class SimulatedVenue(Actor):
                     qty=qty,
                     price=price,
                     fee=fee,
-                    fee_asset=_quote_asset(order.instrument),
+                    fee_asset=quote,
                     liquidity=liquidity,
                     leaves_qty=order.leaves,
-                )
+                ),
+                corr=order.corr,
             )
         # An IOC order that met the market and still has quantity left ends there.
         for order in [o for o in book.values() if o.tif == "ioc" and o.arrived]:
@@ -401,23 +426,36 @@ class SimulatedVenue(Actor):
                     venue=venue,
                     instrument=order.instrument,
                     leaves_qty=order.leaves,
-                )
+                ),
+                corr=order.corr,
             )
 
-    def _settle(self, order: RestingOrder, qty: Decimal, price: Decimal, fee: Decimal, /) -> None:
+    def _split(self, instrument: str, /) -> tuple[str, str] | None:
+        """Return the base and quote assets of `instrument` (cached), None if it names no pair."""
+        try:
+            return self._assets[instrument]
+        except KeyError:
+            assets = self._assets[instrument] = split_instrument(instrument)
+            return assets
+
+    def _settle(
+        self, side: str, base: str, quote: str, qty: Decimal, price: Decimal, fee: Decimal, /
+    ) -> None:
         """Move one fill through the account: base against quote, the fee in the quote asset."""
-        base, _, quote = order.instrument.partition("/")
-        quote = quote or order.instrument
         bal = self.state.balances
         value = qty * price
-        sign = 1 if order.side == "buy" else -1
+        sign = 1 if side == "buy" else -1
         bal[base] = bal.get(base, ZERO) + sign * qty
         bal[quote] = bal.get(quote, ZERO) - sign * value - fee
 
 
-def _quote_asset(instrument: str) -> str:
-    _, _, quote = instrument.partition("/")
-    return quote or instrument
+def split_instrument(instrument: str, /) -> tuple[str, str] | None:
+    """Return (base, quote) of `BASE/QUOTE` or ccxt's `BASE/QUOTE:SETTLE`; None otherwise."""
+    base, sep, rest = instrument.partition("/")
+    quote = rest.partition(":")[0]
+    if not sep or not base or not quote or "/" in rest:
+        return None
+    return base, quote
 
 
 def _invalid(msg: SubmitOrder) -> tuple[str, str] | None:

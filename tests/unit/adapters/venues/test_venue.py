@@ -15,6 +15,8 @@ from agents.data.messages import Bar
 from agents.execution.messages import (
     CancelOrder,
     OrderAccepted,
+    OrderFilled,
+    OrderRejected,
     OrderStatusReport,
     QueryOrder,
     ReconcileRequest,
@@ -31,13 +33,17 @@ MIN = 60 * 10**9
 class Tape(Actor):
     def __init__(self) -> None:
         self.got: list[tuple[int, Message]] = []
+        self.corr: dict[int, str] = {}
+        """id() of a message -> the corr it arrived under."""
 
     def on_start(self) -> None:
         self.ctx.subscribe(VenueEvent)
         self.ctx.subscribe(VenueSnapshot)
 
     def on_any(self, msg: Message) -> None:
+        env = self.ctx.current
         self.got.append((self.ctx.now, msg))
+        self.corr[id(msg)] = env.corr if env is not None else ""
 
 
 def venue(seed: int = 0, **params: Any) -> tuple[SimKernel, SimulatedVenue, Tape]:
@@ -49,10 +55,13 @@ def venue(seed: int = 0, **params: Any) -> tuple[SimKernel, SimulatedVenue, Tape
     return k, v, tape
 
 
-def submit(k: SimKernel, cid: str, side: str = "buy", qty: str = "1", price: str = "99") -> None:
+def submit(
+    k: SimKernel, cid: str, side: str = "buy", qty: str = "1", price: str = "99", *,
+    instrument: str = "BTC/USDT", corr: str = "", tif: str = "gtc",
+) -> None:  # fmt: skip
     k.emit_input("execution", SubmitOrder(client_id=cid, strategy="s", venue="sim",
-                                          instrument="BTC/USDT", side=side, qty=D(qty),  # type: ignore[arg-type]
-                                          price=D(price)), dst="sim")  # fmt: skip
+                                          instrument=instrument, side=side, qty=D(qty),  # type: ignore[arg-type]
+                                          price=D(price), tif=tif), dst="sim", corr=corr)  # type: ignore[arg-type]  # fmt: skip
 
 
 def query(k: SimKernel, cid: str, n: int = 1) -> None:
@@ -60,10 +69,13 @@ def query(k: SimKernel, cid: str, n: int = 1) -> None:
                                          instrument="BTC/USDT", query_no=n), dst="sim")  # fmt: skip
 
 
-def bar(k: SimKernel, i: int, low: str, high: str, volume: str = "100") -> None:
-    k.emit_input("feed", Bar(instrument="BTC/USDT", start_ns=i * MIN, end_ns=(i + 1) * MIN,
+def bar(
+    k: SimKernel, i: int, low: str, high: str, volume: str = "100", *,
+    instrument: str = "BTC/USDT", corr: str = "",
+) -> None:  # fmt: skip
+    k.emit_input("feed", Bar(instrument=instrument, start_ns=i * MIN, end_ns=(i + 1) * MIN,
                              open=D(100), high=D(high), low=D(low), close=D(100),
-                             volume=D(volume), trades=0), dst="sim")  # fmt: skip
+                             volume=D(volume), trades=0), dst="sim", corr=corr)  # fmt: skip
 
 
 def reports(tape: Tape) -> list[OrderStatusReport]:
@@ -178,3 +190,39 @@ def test_a_delayed_ack_arrives_late_and_a_doubled_one_twice() -> None:
 def test_fault_probabilities_outside_zero_one_are_refused_naming_the_field() -> None:
     with pytest.raises(msgspec.ValidationError, match=r"\$\.drop_ack"):
         msgspec.convert({"drop_ack": 1.5}, VenueFaultsConfig)
+
+
+def test_an_orders_fills_expiry_and_late_ack_come_under_the_orders_corr() -> None:
+    k, _, tape = venue(volume_share=D("0.25"),
+                       faults=VenueFaultsConfig(delay_ack=1.0, ack_delay_ms=5))  # fmt: skip
+    submit(k, "rest", qty="2", corr="sig-a")
+    submit(k, "ioc", qty="5", price="101", corr="sig-b", tif="ioc")
+    bar(k, 1, "98", "100", volume="4", corr="bar-1")  # both take the bar's 1 of volume
+    bar(k, 2, "98", "100", volume="4", corr="bar-2")
+    k.run()
+    got = [(type(m).__name__, getattr(m, "client_id", ""), tape.corr[id(m)]) for _, m in tape.got]
+    assert got == [
+        ("OrderFilled", "rest", "sig-a"),  # a bar filled it: still the order's corr
+        ("OrderExpired", "ioc", "sig-b"),  # the IOC met the market, nothing left for it
+        ("OrderFilled", "rest", "sig-a"),
+        ("OrderAccepted", "rest", "sig-a"),  # held back by the fault, released by a timer
+        ("OrderAccepted", "ioc", "sig-b"),
+    ]
+
+
+def test_fees_are_in_the_quote_asset_and_a_symbol_without_one_is_rejected() -> None:
+    k, v, tape = venue(balances={"USD": D(1000)})
+    submit(k, "perp", instrument="BTC-PERP")
+    submit(k, "ccxt", instrument="BTC/USD:USD")
+    bar(k, 1, "98", "100", instrument="BTC/USD:USD")
+    k.run()
+    (rejected,) = [m for _, m in tape.got if isinstance(m, OrderRejected)]
+    assert (rejected.client_id, rejected.code) == ("perp", "UNKNOWN_INSTRUMENT")
+    assert rejected.detail.startswith("`instrument` must be BASE/QUOTE, got 'BTC-PERP'")
+    (fill,) = [m for _, m in tape.got if isinstance(m, OrderFilled)]
+    assert (fill.client_id, fill.fee_asset, fill.fee) == ("ccxt", "USD", D("0.099"))
+    assert v.state.balances == {"BTC": D(1), "USD": D(1000) - D(99) - D("0.099")}
+    assert v.state.book.find("perp") is None
+    query(k, "perp")
+    k.run()
+    assert reports(tape)[-1].status == "rejected"

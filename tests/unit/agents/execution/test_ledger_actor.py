@@ -15,7 +15,13 @@ from agents.data.messages import Bar
 from agents.execution.actor import Execution
 from agents.execution.ledger_actor import LedgerKeeper, LedgerKeeperConfig
 from agents.execution.messages import Balances as VenueBalances
-from agents.execution.messages import OrderFilled, RequestCancel
+from agents.execution.messages import (
+    CancelRejected,
+    OrderFilled,
+    ReconcileRequest,
+    ReconciliationReport,
+    RequestCancel,
+)
 from agents.risk.actor import RiskGate
 from agents.risk.config import RiskGateConfig
 from agents.risk.messages import OrderIntent
@@ -44,19 +50,23 @@ ALICE = "wallet:alice"
 
 
 class Tape(Actor):
-    """Keep every ledger message and fill, in arrival order."""
+    """Keep every ledger message and fill, in arrival order, and the corr each came under."""
 
     def __init__(self) -> None:
         self.got: list[Message] = []
+        self.corr: list[str] = []
 
     def on_start(self) -> None:
         for mtype in (Balances, EconomicSnapshotTaken, LedgerPosted, LedgerRefused, LedgerReport):
             self.ctx.subscribe(mtype)
         self.ctx.subscribe(OrderFilled)
         self.ctx.subscribe(VenueBalances)
+        self.ctx.subscribe(ReconciliationReport)
 
     def on_any(self, msg: Message) -> None:
+        env = self.ctx.current
         self.got.append(msg)
+        self.corr.append(env.corr if env is not None else "")
 
     def of(self, mtype: type[Any]) -> list[Any]:
         return [m for m in self.got if isinstance(m, mtype)]
@@ -128,10 +138,7 @@ def test_fills_post_with_their_order_corr_and_balances_come_once_per_bar() -> No
     fills = keeper.state.fills
     assert fills == 3  # 0.6 + 0.6 + 0.3, one Balances after each bar, not after each fill
     assert len(tape.of(Balances)) == 1 + 3
-    # Execution's reconciliation gets the totals when they move (the opening, then each bar).
-    totals = tape.of(VenueBalances)
-    assert len(totals) == 1 + 3 and totals[-1].venue == "sim"
-    assert totals[-1].balances == {"BTC": D("2.5"), "USDT": total(keeper, "USDT")}
+    assert tape.of(VenueBalances) == []  # one message: execution reads the same `Balances`
     assert (
         total(keeper, "BTC") == D("2.5")
         and keeper.ledger.held("venue:sim/asset:USDT/wallet:main") == 0
@@ -142,6 +149,71 @@ def test_fills_post_with_their_order_corr_and_balances_come_once_per_bar() -> No
     trace = keeper.ledger.trace("signal-7")
     assert trace.orders == ("s-1",) and len(trace.fills) == 3 and len(trace.lots) == 3
     keeper.ledger.audit()
+
+
+def test_a_fill_carries_its_orders_corr_and_the_lot_and_trade_trace_by_it() -> None:
+    k, keeper, tape = desk(reserve=False)  # the backtests' default: the keeper reads fills only
+    k.emit_input("s", intent(1, "buy", "0.5", "99"), dst="risk", corr="sig-buy", ts=MIN)
+    settle(k)
+    k.emit_input("feed", bar(2, "100", "100", "98", "99"), dst="sim", ts=3 * MIN)
+    settle(k)
+    k.emit_input("s", intent(2, "sell", "1.2", "101"), dst="risk", corr="sig-sell", ts=4 * MIN)
+    settle(k)
+    k.emit_input("feed", bar(5, "100", "102", "100", "101"), dst="sim", ts=6 * MIN)
+    settle(k)
+    # The venue reports each fill under its order's corr, not the corr of the bar that filled it.
+    fills = [(m.client_id, c) for m, c in zip(tape.got, tape.corr, strict=True)
+             if isinstance(m, OrderFilled)]  # fmt: skip
+    assert fills == [("s-1", "sig-buy"), ("s-2", "sig-sell")]
+    buy, sell = keeper.ledger.trace("sig-buy"), keeper.ledger.trace("sig-sell")
+    assert buy.orders == ("s-1",) and len(buy.fills) == 1 and len(buy.lots) == 1
+    (trade,) = sell.trades
+    assert sell.orders == ("s-2",) and trade.corr == "sig-sell" and trade.order_id == "s-2"
+    # The sell closed the opening lot first (FIFO), then 0.2 of the buy's lot, named by its corr.
+    assert [(c.lot_corr, c.qty) for c in trade.closes] == [("opening", 1), ("sig-buy", D("0.2"))]
+    assert [(c.lot_corr, c.qty) for c in buy.closed_by] == [("sig-buy", D("0.2"))]
+    keeper.ledger.audit()
+
+
+def test_a_refused_cancel_keeps_the_hold_and_the_fills_settle_it() -> None:
+    k, keeper, tape = desk(venue={"volume_share": D("0.1")})
+    k.emit_input("s", intent(1, "buy", "1", "100"), dst="risk", ts=MIN)
+    settle(k)
+    held = D(100) * D("1.005")
+    assert keeper.ledger.held("venue:sim/asset:USDT/wallet:main") == held
+    k.emit_input("feed", bar(2, "100", "100", "99", "100", v="4"), dst="sim", ts=3 * MIN)
+    settle(k)  # 0.4 filled (40 and a fee of 0.04 spent from the hold), 0.6 rests
+    left = held - D(40) - D("0.04")
+    assert keeper.ledger.held("venue:sim/asset:USDT/wallet:main") == left
+    # The venue could not confirm a cancel (a refused or unconfirmed cancel): the order is live.
+    k.emit_input("sim", CancelRejected(client_id="s-1", strategy="s", venue="sim",
+                                       instrument="BTC/USDT", code="CANCEL_UNCONFIRMED",
+                                       detail="timed out"), ts=4 * MIN)  # fmt: skip
+    settle(k)
+    assert keeper.ledger.held("venue:sim/asset:USDT/wallet:main") == left
+    assert free(keeper, "USDT") == total(keeper, "USDT") - left
+    for i in (5, 6):  # the rest fills: the fills spend the hold, the last one ends it
+        k.emit_input("feed", bar(i, "100", "100", "99", "100", v="3"), dst="sim", ts=(i + 1) * MIN)
+        settle(k)
+    assert [m.leaves_qty for m in tape.of(OrderFilled)] == [D("0.6"), D("0.3"), D(0)]
+    assert keeper.ledger.state.holds == {} and free(keeper, "USDT") == total(keeper, "USDT")
+    assert total(keeper, "BTC") == 2 and keeper.state.refused == 0
+    keeper.ledger.audit()
+
+
+def test_execution_reconciles_the_venue_against_the_ledgers_balances() -> None:
+    k, keeper, tape = desk(venue={"balances": OPENING["sim"]}, reserve=False)
+    k.emit_input("s", intent(1, "buy", "0.5", "99"), dst="risk", ts=MIN)
+    settle(k)
+    k.emit_input("feed", bar(2, "100", "100", "98", "99"), dst="sim", ts=3 * MIN)
+    settle(k)
+    k.emit_input("operator:test", ReconcileRequest(venue="sim", request_id=""), dst="execution",
+                 ts=4 * MIN)  # fmt: skip
+    settle(k)
+    (report,) = tape.of(ReconciliationReport)
+    assert report.balance_source == "ledger" and report.balances_checked
+    assert report.balance_mismatches == [] and report.ok
+    assert total(keeper, "BTC") == D("1.5")
 
 
 def test_a_duplicate_fill_changes_nothing() -> None:

@@ -209,6 +209,46 @@ async def test_after_a_recovery_the_restored_orders_are_reconciled() -> None:
     assert report.matched == [cid] and report.missing_at_venue == [] and report.ok
 
 
+@pytest.mark.anyio
+async def test_a_restart_reconciles_the_restored_orders_when_the_kernel_says_resumed() -> None:
+    from adapters.venues.simulated.venue import Ended
+    from runtime import Resumed
+
+    store = MemoryStore()
+    await store.create_run(
+        RunInfo(run_id="r", kernel="live", mode="paper", level="full", seed=0, config="{}")
+    )
+    sink = ListSink()
+    rig = Rig(venue=VENUE, sink=sink, run_id="r", reconcile_venues=["sim"])
+    rig.settle()
+    first = rig.submit(1, "buy", "0.1", "90")
+    gone = rig.submit(2, "buy", "0.1", "91")
+    rig.k.flush()
+    await store.append("r", sink.rows)
+    assert len(reports(rig)) == 1  # the run's first start
+    # The process dies. A new one restores every actor from the journal, then (the daemon's
+    # gap) the venue cancels the second order on its own: execution does not know.
+    rig2 = Rig(venue=VENUE, start_ns=rig.k.now_ns(), sink=ListSink(), run_id="r",
+               reconcile_venues=["sim"])  # fmt: skip
+    await recover(rig2.k, store, "r")
+    redelivered = len(rig2.tape.got)
+    assert sorted(rig2.ex.state.open) == [first, gone]
+    lost = rig2.venue.state.book.remove("BTC/USDT", gone)
+    assert lost is not None
+    rig2.venue._end(gone, Ended("canceled", D(0), lost.leaves, lost.venue_order_id))
+    rig2.settle()
+    assert len(rig2.tape.got) == redelivered  # a resumed run does not run `on_start` again
+    rig2.k.emit_input("kernel", Resumed(last_seq=rig.k.seq))  # what `kinetic run` injects
+    rig2.settle()
+    (report,) = [m for _, m in rig2.tape.got[redelivered:] if isinstance(m, ReconciliationReport)]
+    assert report.matched == [first] and report.missing_at_venue == [gone]
+    # The missing order was asked about and closed out by the venue's answer, never resent.
+    assert [q.client_id for q in rig2.sent(QueryOrder)] == [gone]
+    assert [c.client_id for c in rig2.events(OrderCanceled)] == [gone]
+    assert rig2.order(gone) is None and sorted(rig2.ex.state.open) == [first]
+    assert [m.attempt for m in rig2.sent(SubmitOrder, gone)] == [0]  # the redelivered original
+
+
 def test_a_resumed_run_reconciles_again_with_every_configured_venue() -> None:
     from runtime import Resumed
 
