@@ -396,20 +396,42 @@ def with_desk(specs: list[ActorSpec], /) -> list[ActorSpec]:
     return [*specs, ActorSpec(DESK, ApprovalDesk, role="control", policy="restart")]
 
 
-def load_services(cfg: KineticConfig, /) -> list[Any]:
-    """Return the services the daemon runs: the control API and the webhook ingress, if enabled."""
+def load_services(cfg: KineticConfig, /, *, source: str = "config") -> list[Any]:
+    """Return the services the daemon runs: the control API and the webhook ingress, if enabled,
+    then each of `[[services]]`, named as configured."""
     out = []
     if cfg.control_api.enabled:
-        out.append(load_kind(SERVICES, "control_api", where="$.control_api", source="config")())
+        out.append(load_kind(SERVICES, "control_api", where="$.control_api", source=source)())
     if cfg.webhooks.enabled:
-        out.append(load_kind(SERVICES, "webhook_ingress", where="$.webhooks", source="config")())
+        out.append(load_kind(SERVICES, "webhook_ingress", where="$.webhooks", source=source)())
+    for i, svc in enumerate(cfg.services):
+        cls = load_kind(SERVICES, svc.kind, where=f"$.services[{i}].kind", source=source)
+        where = f"$.services[{i}].params"
+        try:
+            service = _instantiate(cls, dict(svc.params), where=where, source=source)()
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{source}: {exc} - at `{where}`") from exc
+        service.name = svc.name
+        out.append(service)
     return out
 
 
 async def resolve_run(store: Store, cfg: KineticConfig, /, *, new: bool) -> tuple[RunInfo, bool]:
-    """Return the daemon run to continue (the latest open live run of this mode) or a new one."""
+    """Return the daemon run to continue (the latest open live run of this mode) or a new one.
+
+    Paper and live never share a store: a store holding daemon runs of the other mode is refused
+    (`ConfigError`), so paper fills can never be read back as live ones, nor the reverse.
+    """
+    daemon_runs = [r for r in await store.list_runs() if r.kernel == "live"]
+    other = [r for r in daemon_runs if r.mode != cfg.mode]
+    if other:
+        raise ConfigError(
+            f"the {store.name} store holds {other[-1].mode} runs (`{other[-1].run_id}`); a "
+            f"{cfg.mode} daemon needs a store of its own: set `store.path` (sqlite) or "
+            f"`store.schema` (postgres) - at `$.store`"
+        )
     if not new:
-        runs = [r for r in await store.list_runs() if r.kernel == "live" and r.mode == cfg.mode]
+        runs = [r for r in daemon_runs if r.mode == cfg.mode]
         open_runs = [r for r in runs if r.status == "open"]
         if open_runs:
             return open_runs[-1], False

@@ -198,7 +198,7 @@ async def _daemon(cfg: KineticConfig, source: str, data_dir: Path, new_run: bool
             kernel = _app.build_live(cfg, store, source=source, run=run_, logger=log)
             for adapter in kernel.adapters.values():
                 adapter.data_dir = data_dir
-            services = _app.load_services(cfg)
+            services = _app.load_services(cfg, source=source)
             tokens = TokenStore(data_dir, admin_file=cfg.control_api.token_file)
             if services and (token_path := tokens.ensure_admin()) is not None:
                 log.info("admin_token_created", path=str(token_path), mode="0600")

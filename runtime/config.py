@@ -62,6 +62,7 @@ __all__ = [
     "PositiveFloat",
     "PositiveInt",
     "SecretStr",
+    "ServiceConfig",
     "StoreConfig",
     "config_reference",
     "decode_params",
@@ -212,6 +213,20 @@ class AdapterConfig(ConfigBase, frozen=True):
     """Adapter parameters, decoded by the adapter's own params struct."""
 
 
+class ServiceConfig(ConfigBase, frozen=True):
+    """Declare one more daemon service (`kinetic run` only): a recorder, an exporter.
+
+    The control API and the webhook ingress have sections of their own; these are extra.
+    """
+
+    name: Name
+    """Service name, unique among services; it names the service in `runtime_ready`."""
+    kind: NonEmptyStr
+    """Implementation: its entry-point name in group `kinetic.services`."""
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Service parameters, decoded by the service's own params struct."""
+
+
 class ControlApiConfig(ConfigBase, frozen=True):
     """Place the operator's control API; it refuses a non-loopback address unless allowed."""
 
@@ -305,12 +320,15 @@ class KineticConfig(ConfigBase, frozen=True):
     """The actors to run, in start order."""
     adapters: list[AdapterConfig] = msgspec.field(default_factory=list)
     """The adapters to start before the agents."""
+    services: list[ServiceConfig] = msgspec.field(default_factory=list)
+    """Extra services the daemon runs beside the control API (`kinetic run` only)."""
 
     def __post_init__(self) -> None:
         # At the root msgspec adds no path of its own, so the message carries the exact one.
         agents = [agent.name for agent in self.agents]
         adapters = [adapter.name for adapter in self.adapters]
-        for section, names in (("agents", agents), ("adapters", adapters)):
+        services = [service.name for service in self.services]
+        for section, names in (("agents", agents), ("adapters", adapters), ("services", services)):
             seen: set[str] = set()
             for i, name in enumerate(names):
                 if name in seen:
