@@ -2,7 +2,8 @@
 
 Prices and sizes are exact `Decimal`s quantized to the instrument's tick and lot, so nothing
 downstream (orders, fills, ledger) inherits a float. Market data conflates per instrument: a busy
-consumer sees the latest tick, and the drop is counted.
+consumer sees the latest tick, and the drop is counted; trades and book deltas, which are events
+rather than states, never conflate.
 """
 
 from __future__ import annotations
@@ -47,7 +48,13 @@ class Trade(MarketData, frozen=True, kw_only=True, tag="data.Trade"):
 
     `side` is the aggressor's (taker's) side; `unknown` when the source does not say.
     `trade_id` is the venue's id, as text (ids are not always numbers).
+
+    Trades never conflate: each is an event, not a state, and the arrival-intensity estimator
+    counts them and the simulated venue fills resting orders on them; a dropped trade would bias
+    the one and lose fills for the other. A consumer that only wants the price reads `Tick`.
     """
+
+    conflate: ClassVar[bool] = False
 
     price: Decimal
     size: Decimal
