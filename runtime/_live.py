@@ -131,7 +131,7 @@ class LiveKernel(KernelBase):
         journal = self.journal
         if journal is not None:
             journal.append(env)
-        if dst and not self._taps and not self._next_snapshot:
+        if dst and not self._taps and not self._next_snapshot and self._held is None:
             cell = self.cells.get(dst)
             if cell is not None:
                 if cell.mailbox.put(env):
@@ -139,7 +139,29 @@ class LiveKernel(KernelBase):
                 return
         self._route(env)
 
+    _held: list[Envelope] | None = None
+    """While the actors start, what they emit waits here (see `_start_under`)."""
+
+    def _start_under(self, env: Envelope) -> None:
+        """Start every actor, then route what their `on_start`s emitted, in seq order.
+
+        Routing waits until every actor has subscribed, so a message published in one actor's
+        `on_start` reaches subscribers registered after it too: the sim kernel (replay,
+        recovery) delivers it to all of them, and the live kernel must agree with it.
+        """
+        self._held = []
+        try:
+            super()._start_under(env)
+        finally:
+            held, self._held = self._held, None
+        for e in held:
+            self._route(e)
+
     def _route(self, env: Envelope, /) -> None:
+        held = self._held
+        if held is not None:
+            held.append(env)
+            return
         if self._taps:
             for tap in self._taps:
                 tap(env)

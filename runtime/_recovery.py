@@ -125,9 +125,10 @@ async def recover(
             journal.durable_head = raw.head
     kernel.emit_recovered(leftovers)
     if not kernel.started and snap is None:
-        kernel.start_actors()  # a new run: nothing recorded yet, `on_start` runs live
+        kernel.start_actors()  # a new run: nothing recorded yet, `on_start` runs live (and arms)
+    else:
+        kernel.rearm_timers()  # redelivery armed nothing: recorded firings drove the timers
     report.recovered_outputs = len(leftovers)
-    kernel.rearm_timers()
     report.last_seq = kernel.seq
     report.head = journal.head.hex() if journal is not None else ""
     if log is not None:

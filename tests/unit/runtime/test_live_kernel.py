@@ -243,3 +243,68 @@ def test_a_closed_tap_is_removed() -> None:
         with daemon.tap():
             assert len(k._taps) == 1
     assert k._taps == (), "every tap leaves with its `with` block"
+
+
+async def test_a_new_runs_timers_fire_once_each_after_recovery() -> None:
+    """`recover` on a new run starts the actors, which arm their timers: nothing arms them twice."""
+    from tests.unit.runtime.toy import Clocked
+
+    store = MemoryStore()
+    await store.create_run(
+        RunInfo(run_id="t", kernel="live", mode="paper", level="full", seed=0, config="{}")
+    )
+    k = LiveKernel(store=store, journal=Journal(), run_id="t")
+    k.add_actor(ActorSpec("clock", lambda: Clocked(every_ms=40, once_ms=10)))
+    await recover(k, store, "t")
+    with anyio.move_on_after(0.3):
+        await k.run()
+    fired = [
+        CODEC.decode(r.data).msg for r in store._rows["t"] if r.type == "kernel.TimerFired"
+    ]
+    keys = [m.key for m in fired]
+    assert keys.count("once") == 1
+    periodic = [r.ts for r in store._rows["t"] if r.type == "kernel.TimerFired"]
+    assert len(periodic) == len(set(periodic)), "no firing journaled twice"
+
+
+class _Announcer(Actor):
+    """Publish one Ping from `on_start`, before the actors registered after it have subscribed."""
+
+    def on_start(self) -> None:
+        from tests.unit.runtime.toy import Ping
+
+        self.ctx.publish(Ping(n=7))
+
+
+async def test_what_on_start_publishes_reaches_actors_that_start_later_and_replays() -> None:
+    from tests.unit.runtime.toy import Ping, Sink
+
+    store = MemoryStore()
+    await store.create_run(
+        RunInfo(run_id="s", kernel="live", mode="paper", level="full", seed=0, config="{}")
+    )
+    sink = Sink(Ping)
+    k = LiveKernel(store=store, journal=Journal(), run_id="s")
+    k.add_actor(ActorSpec("announcer", _Announcer))
+    k.add_actor(ActorSpec("sink", lambda: sink))
+    done = anyio.Event()
+
+    async def watch() -> None:
+        while not sink.got:
+            await anyio.sleep(0.001)
+        done.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        with anyio.fail_after(10):
+            await run_until(k, done)
+    assert [m for *_, m in sink.got] == [Ping(n=7)]
+
+    def build(run: RunInfo, *, sink: object) -> SimKernel:
+        sim = SimKernel(run_id="s")
+        sim.add_actor(ActorSpec("announcer", _Announcer))
+        sim.add_actor(ActorSpec("sink", lambda: Sink(Ping)))
+        return sim
+
+    report = await replay(store, "s", build=build)
+    assert report.ok, report.divergence
