@@ -2,7 +2,8 @@
 
 The schema (`/openapi.json`) and Swagger UI (`/docs`) are served without a token: they describe
 the API, not the run, and a browser could not load the UI otherwise. Every other route sits
-behind `authorize`, which lets only `/health` through without a bearer token.
+behind `authorize` (the router's `before_request`; `build_app` checks that no route shadows it),
+which lets only `/health` through without a bearer token.
 
 Litestar's own schema router lives under `/schema`, out of the way: mounted at `/` it would catch
 every unknown one-segment path and answer it with an HTML page instead of our JSON error.
@@ -36,6 +37,8 @@ from control_api.schemas import RequestBody
 
 TITLE = "Kinetic control API"
 VERSION = "1"
+SCHEMA_PATH = "/schema"
+"""Where Litestar's own schema router lives (public, like `/openapi.json`)."""
 PUBLIC_PATHS = frozenset({"/health"})
 """Documented routes that need no token (their handlers declare the action `public`)."""
 
@@ -100,7 +103,7 @@ def build_app(api: ApiContext, /) -> Litestar:
             *routes_events.ROUTES,
             *routes_ramp.ROUTES,
         ],
-        guards=[authorize],
+        before_request=authorize,
         dependencies={"api": Provide(provide_api, sync_to_thread=False)},
     )
     openapi = OpenAPIConfig(
@@ -111,7 +114,7 @@ def build_app(api: ApiContext, /) -> Litestar:
             "approvals, status, metrics and the journal. Send `Authorization: Bearer <token>`; "
             'errors are `{"error": "<message>"}`.'
         ),
-        path="/schema",
+        path=SCHEMA_PATH,
         render_plugins=[SwaggerRenderPlugin(path="/swagger")],
         components=Components(
             security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
@@ -120,7 +123,7 @@ def build_app(api: ApiContext, /) -> Litestar:
         use_handler_docstrings=True,
     )
     handlers: dict[Any, Any] = {HTTPException: http_error, Exception: internal_error}
-    return Litestar(
+    app = Litestar(
         route_handlers=[router],
         exception_handlers=handlers,
         openapi_config=openapi,
@@ -128,3 +131,22 @@ def build_app(api: ApiContext, /) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    _check_authorized(app)
+    return app
+
+
+def _check_authorized(app: Litestar, /) -> None:
+    """Fail closed: raise unless every route but Litestar's `/schema` runs `authorize` first.
+
+    Litestar resolves `before_request` from the closest layer only, so a route or controller
+    declaring its own would silently skip the token check; this refuses to build such an app.
+    """
+    for route in app.routes:
+        if route.path == SCHEMA_PATH or route.path.startswith(SCHEMA_PATH + "/"):
+            continue  # Litestar's own schema router, public as the schema is
+        for handler in getattr(route, "route_handlers", ()):
+            if handler.resolve_before_request() is not authorize:
+                raise RuntimeError(
+                    f"route `{route.path}` ({handler.handler_name}) does not run `authorize` "
+                    "before its handler; do not give a route its own `before_request`"
+                )

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Request, get, post
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 
 from control_api.auth import principal_of
 from control_api.commands import answer_to, event_of, issue, new_corr
@@ -39,7 +39,7 @@ async def list_approvals(
     api: ApiContext,
     state_: Annotated[
         Literal["pending", "approved", "rejected", "all"],
-        Parameter(query="state", description="Which requests; default `pending`"),
+        QueryParameter(name="state", description="Which requests; default `pending`"),
     ] = "pending",
 ) -> Approvals:
     """Return approval requests in a state, oldest first."""

@@ -14,7 +14,7 @@ import anyio
 import msgspec
 from litestar import get
 from litestar.exceptions import HTTPException
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from control_api.context import ApiContext
@@ -32,8 +32,8 @@ After = Annotated[int, Parameter(ge=0, le=2**62, description="Return events with
 Limit = Annotated[int, Parameter(ge=1, le=1000, description="At most this many (1..1000)")]
 Types = Annotated[
     list[str] | None,
-    Parameter(
-        query="type", description="Only these message tags (repeatable), e.g. `risk.OrderDenied`"
+    QueryParameter(
+        name="type", description="Only these message tags (repeatable), e.g. `risk.OrderDenied`"
     ),
 ]
 Corr = Annotated[str | None, Parameter(max_length=200, description="Only this correlation id")]

@@ -4,6 +4,12 @@ Shared by the services (the control API, the webhook ingress). The daemon owns t
 uvicorn installs no signal handlers (SIGINT, SIGTERM and SIGUSR1 stay with `kinetic run`),
 configures no logging and writes no access log; a port that cannot be bound raises `BindError`
 (one line for the operator) before anything starts.
+
+While a service serves, the interpreter's thread switch interval is `SWITCH_INTERVAL_SECS`
+instead of 5 ms: the loop shares the GIL with worker threads (the SQLite store binds its rows
+in one), and a thread that holds the GIL keeps it until the interval forces a switch, so a
+request that arrives meanwhile waits up to the interval. Under a 20,000 msgs/s journaled flood
+that wait was the kill switch's p99 (docs/benchmarks.md, `control_api`).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +26,9 @@ import anyio.abc
 import uvicorn
 
 from runtime._errors import KineticError
+
+SWITCH_INTERVAL_SECS = 0.0005
+"""The thread switch interval while a service serves (Python's default: 0.005)."""
 
 
 class BindError(KineticError):
@@ -61,6 +71,26 @@ def uvicorn_logs_to(log: Any, event: str, /) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
+
+
+_switch_users = 0
+_switch_saved = 0.0
+
+
+@contextlib.contextmanager
+def fast_thread_switching() -> Iterator[None]:
+    """Lower the switch interval to `SWITCH_INTERVAL_SECS` while the block runs (nestable)."""
+    global _switch_users, _switch_saved  # noqa: PLW0603 - one interpreter-wide setting
+    if _switch_users == 0:
+        _switch_saved = sys.getswitchinterval()
+        sys.setswitchinterval(min(_switch_saved, SWITCH_INTERVAL_SECS))
+    _switch_users += 1
+    try:
+        yield
+    finally:
+        _switch_users -= 1
+        if _switch_users == 0:
+            sys.setswitchinterval(_switch_saved)
 
 
 def bind_socket(host: str, port: int, /, *, what: str) -> socket.socket:
@@ -117,7 +147,8 @@ async def serve_asgi(
     try:
         await server.startup(sockets=[sock])
         on_listening(url_of(sock))
-        await server.main_loop()  # returns only once `should_exit` is set: we get cancelled
+        with fast_thread_switching():
+            await server.main_loop()  # returns only once `should_exit` is set: we get cancelled
     finally:
         with anyio.CancelScope(shield=True):
             if on_closing is not None:

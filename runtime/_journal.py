@@ -183,6 +183,9 @@ class Journal:
         self._outputs = 0
         self._last_was_input = True
         self._pending: list[Envelope] = []
+        self._done = 0
+        """How many of `_pending` are chained already (a sliced backlog; else 0). Invariant:
+        `_done < len(_pending)`, or both are 0, so a non-empty `_pending` has work left."""
         self._rows: list[JournalRow] = []
         self._tags: dict[type[Message], str] = {}
         self._encode = CODEC.raw_encoder.encode
@@ -208,7 +211,7 @@ class Journal:
     @property
     def appended(self) -> int:
         """Return how many envelopes wait to be chained (for tests and metrics)."""
-        return len(self._pending)
+        return len(self._pending) - self._done
 
     def _tag(self, mtype: type[Message]) -> str:
         tag = self._tags.get(mtype)
@@ -217,11 +220,23 @@ class Journal:
             self._tags[mtype] = tag
         return tag
 
-    def _chain(self) -> None:
-        """Encode, hash and row every queued envelope, in order."""
+    def chain(self, limit: int, /) -> None:
+        """Encode, hash and row the oldest `limit` queued envelopes now.
+
+        What `take_batch` and `head` would do anyway, in pieces (a writer slicing a backlog so
+        the loop is not held): the chain and the rows are the same however the work is split.
+        """
+        self._chain(limit)
+
+    def _chain(self, limit: int | None = None) -> None:
+        """Encode, hash and row every queued envelope (at most `limit`), in order."""
         pending = self._pending
         if not pending:
             return
+        start, end = self._done, len(pending)
+        if limit is not None and end - start > limit:
+            end = start + limit
+        todo = pending if start == 0 and end == len(pending) else pending[start:end]
         encode = self._encode
         sha = _sha256
         new_row = _new_row
@@ -231,7 +246,7 @@ class Journal:
         head = self._head
         last = self.last_seq
         full = self.level == "full"
-        for env in pending:
+        for env in todo:
             seq = env.seq
             # Invariant: seqs strictly increase, so the chain has exactly one order.
             if seq <= last:
@@ -282,8 +297,16 @@ class Journal:
                 if self._outputs_since_ckpt >= self.checkpoint_every:
                     self._head = head
                     self._checkpoint(seq, env.ts)
-        self._last_was_input = pending[-1].inp
-        pending.clear()
+        self._last_was_input = todo[-1].inp
+        # In place (`append` is this list's bound method); a slice only moves the offset until
+        # half the list is done, so compacting costs O(1) per envelope, not O(backlog).
+        if end == len(pending):
+            pending.clear()
+            end = 0
+        elif end * 2 > len(pending):
+            del pending[:end]
+            end = 0
+        self._done = end
         self._head = head
         self.last_seq = last
 
@@ -312,8 +335,15 @@ class Journal:
             self._checkpoint(self.last_seq, 0)
 
     def take_batch(self, limit: int | None = None, /) -> list[JournalRow]:
-        """Chain what is queued and hand (at most `limit`) rows to the writer, oldest first."""
-        self._chain()
+        """Chain what is queued and hand (at most `limit`) rows to the writer, oldest first.
+
+        With a `limit`, only as many envelopes are chained as `limit` rows need (at level `full`
+        one row each); the rest stay queued for the next batch, `head` still covers them.
+        """
+        if limit is None:
+            self._chain()
+        elif (need := limit - len(self._rows)) > 0:
+            self._chain(need)
         rows = self._rows
         if limit is not None and len(rows) > limit:
             self._rows = rows[limit:]
@@ -324,7 +354,7 @@ class Journal:
     @property
     def buffered(self) -> int:
         """Return how many envelopes and rows wait for the writer."""
-        return len(self._pending) + len(self._rows)
+        return len(self._pending) - self._done + len(self._rows)
 
     def close(self) -> None:
         """Refuse further appends."""
