@@ -10,17 +10,21 @@ Errors read as config errors do: the file, the path, what was expected.
 from __future__ import annotations
 
 import itertools
-import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import msgspec
 from msgspec import Meta
 
-from runtime._errors import ConfigError
-from runtime.config import ConfigBase, NonEmptyStr, NonNegativeInt, PositiveFloat, PositiveInt
+from runtime.config import (
+    ConfigBase,
+    NonEmptyStr,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    load_toml_as,
+)
 
 IsoTime = Annotated[str, Meta(min_length=1)]
 Share = Annotated[float, Meta(ge=0.0, le=1.0)]
@@ -183,22 +187,7 @@ class AnalyzeConfig(ConfigBase, frozen=True, kw_only=True):
 
 def load_analyze_config(path: str | Path, /) -> AnalyzeConfig:
     """Read and validate an analysis config; errors name the file and the key path."""
-    label = str(path)
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{label}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{label}: cannot read the config file: {err}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{label}: {err}") from err
-    try:
-        return msgspec.convert(data, AnalyzeConfig, strict=True)
-    except msgspec.ValidationError as err:
-        message = str(err)
-        if " - at `" not in message:
-            message += " - at `$`"
-        raise ConfigError(f"{label}: {message}") from err
+    return load_toml_as(path, AnalyzeConfig)
 
 
 __all__ = [

@@ -9,7 +9,6 @@ trainer's `Params` type, so its errors point into it (`$.params.episodes`).
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,8 +16,7 @@ import msgspec
 from msgspec import Meta
 
 from runtime._analysis_config import AnalysisWindowConfig
-from runtime._errors import ConfigError
-from runtime.config import ConfigBase, NonEmptyStr
+from runtime.config import ConfigBase, NonEmptyStr, load_toml_as
 
 ModelName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 
@@ -67,22 +65,7 @@ class TrainConfig(ConfigBase, frozen=True, kw_only=True):
 
 def load_train_config(path: str | Path, /) -> TrainConfig:
     """Read and validate a train config; errors name the file and the key path."""
-    label = str(path)
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{label}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{label}: cannot read the config file: {err}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{label}: {err}") from err
-    try:
-        return msgspec.convert(data, TrainConfig, strict=True)
-    except msgspec.ValidationError as err:
-        message = str(err)
-        if " - at `" not in message:
-            message += " - at `$`"
-        raise ConfigError(f"{label}: {message}") from err
+    return load_toml_as(path, TrainConfig)
 
 
 __all__ = ["TrainConfig", "load_train_config"]

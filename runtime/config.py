@@ -68,6 +68,7 @@ __all__ = [
     "decode_params",
     "dump_toml",
     "load_config",
+    "load_toml_as",
     "redact",
     "secret_values",
     "to_json",
@@ -431,6 +432,20 @@ def load_config(
     for secret in secret_values(cfg):
         register_secret(secret)
     return cfg
+
+
+def load_toml_as(path: str | Path, type_: type[T], /) -> T:
+    """Read a TOML file of another command (`kinetic analyze`, `kinetic train`) into `type_`.
+
+    The same errors as `load_config`: a `ConfigError` naming the file and the key path (or the
+    line and column of a TOML syntax error). No environment overrides apply.
+    """
+    label = str(path)
+    data = _read_toml(Path(path), label)
+    try:
+        return msgspec.convert(data, type_, strict=True)
+    except msgspec.ValidationError as err:
+        raise ConfigError(f"{label}: {_with_path(str(err), '$')}") from err
 
 
 def decode_params(params: Mapping[str, Any], type_: type[T], /, *, where: str, source: str) -> T:
