@@ -70,27 +70,8 @@ class BarQuoter:
 
     def update(self, close: Decimal, q: Decimal, /) -> tuple[Decimal | None, Decimal | None]:
         """Take the next close and the position; return the quotes for the next bar."""
-        st = self.state
-        c = float(close)
-        if st.prev is not None:
-            r = math.log(c / st.prev)
-            st.var = self._lam * st.var + (1.0 - self._lam) * r * r
-            st.returns += 1
-        st.prev = c
-        p = self.params
-        if st.returns < p.warmup:
-            return None, None
-        sp = c * math.sqrt(st.var)
-        res = c - (float(q) / self._size) * self._gamma * sp * sp
-        half = self._k * sp
-        tick = self._tick
-        tf = self._tick_f
-        ticks = close / tick  # exact: the close is on the grid
-        bid_ticks = min(Decimal(math.floor((res - half) / tf)), ticks - 1)
-        ask_ticks = max(Decimal(math.ceil((res + half) / tf)), ticks + 1)
-        bid = bid_ticks * tick if q < p.qmax else None
-        ask = ask_ticks * tick if q > -p.qmax else None
-        return bid, ask
+        self.observe(close)
+        return self.quote(close, q)
 
     def observe(self, close: Decimal, /) -> None:
         """Take the next close into the EWMA (the first half of `update`; then call `quote`)."""
