@@ -17,8 +17,13 @@ from runtime._message import Envelope, Message
 
 Policy = Literal["restart", "resume", "escalate"]
 
-LOCAL_SNAPSHOT_EVERY = 1024
-"""How many handled messages a stateful actor's restart log holds before a new local snapshot."""
+LOCAL_SNAPSHOT_EVERY = 4096
+"""How many handled messages a stateful actor's restart log holds, at least, before a new local
+snapshot."""
+SNAPSHOT_BYTES_PER_MESSAGE = 64
+"""A state of `n` bytes is snapshotted again after `n / 64` messages at the earliest: encoding a
+large state (a venue remembers every client id) costs as much as handling that many messages,
+and a restart replays the log since the snapshot anyway, so the interval grows with the state."""
 
 
 class ActorSpec:
@@ -59,6 +64,7 @@ class Cell:
         "restart_times",
         "restarts",
         "snap",
+        "snap_every",
         "spec",
         "stateful",
     )
@@ -75,6 +81,8 @@ class Cell:
         self.restart_times: deque[int] = deque()
         self.stateful = self.actor.snapshot() is not None
         self.snap: tuple[bytes | None, ContextState] | None = None
+        self.snap_every = LOCAL_SNAPSHOT_EVERY
+        """The restart log's length that triggers the next local snapshot."""
         self.log: list[Envelope] | None = [] if self.stateful else None
         self.mailbox: Any = None
 
@@ -95,6 +103,9 @@ class Cell:
 
     def take_local_snapshot(self) -> None:
         """Remember the current state so a restart can start from here."""
-        self.snap = (self.actor.snapshot(), self.ctx.capture())
+        state = self.actor.snapshot()
+        self.snap = (state, self.ctx.capture())
         if self.log is not None:
             self.log.clear()
+            size = len(state) if state is not None else 0
+            self.snap_every = max(LOCAL_SNAPSHOT_EVERY, size // SNAPSHOT_BYTES_PER_MESSAGE)

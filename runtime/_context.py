@@ -51,49 +51,71 @@ class Context:
     set `cause` to its seq. None of the methods block or await: a handler stays synchronous.
     """
 
-    __slots__ = ("_emit", "_env", "_kernel", "log", "name", "position", "rng", "state")
+    __slots__ = ("_emit", "_kernel", "_sim", "current", "log", "name", "position", "rng", "state")
 
     def __init__(self, kernel: KernelBase, name: str, *, seed: int, log: Any) -> None:
         self._kernel = kernel
         self.name = name
-        self._env: Envelope | None = None
+        self.current: Envelope | None = None
+        """The envelope being handled, or None in `on_start`; set by the kernel only (a plain
+        attribute rather than a property: handlers read it on every message)."""
         self.rng = random.Random(derive_seed(seed, name))
         self.log = log
         self.state = ContextState()
         self.position = 0
         """The seq of the last message this actor handled; kept here, off the state, for speed."""
         self._emit = kernel.emit_output
+        self._sim: Any = kernel if getattr(kernel, "direct_emit", False) else None
+        """The sim kernel, whose `emit_output` `publish` and `send` inline (see there)."""
 
     @property
     def now(self) -> int:
         """Return the time of the message being handled, in ns on the kernel's clock."""
-        env = self._env
+        env = self.current
         return env.ts if env is not None else self._kernel.now_ns()
-
-    @property
-    def current(self) -> Envelope | None:
-        """Return the envelope being handled, or None in `on_start`."""
-        return self._env
 
     def publish(self, msg: Message, /, *, corr: str | None = None) -> None:
         """Publish `msg` to every subscriber of its type (and key)."""
-        env = self._env
+        env = self.current
         if env is None:
             self._emit(self.name, msg, "", corr or "", 0, self._kernel.now_ns())
-        else:
+            return
+        k = self._sim
+        if k is None or k._diverted:
             self._emit(self.name, msg, "", env.corr if corr is None else corr, env.seq, env.ts)
+            return
+        # `SimKernel.emit_output`, inlined: a backtest emits every output through here.
+        seq = k.seq + 1
+        k.seq = seq
+        out = Envelope(seq, env.ts, self.name, msg, "", env.corr if corr is None else corr,
+                       env.seq, False)  # fmt: skip
+        journal = k.journal
+        if journal is not None:
+            journal.append(out)
+        k._ready.append(out)
 
     def send(self, dst: str, msg: Message, /, *, corr: str | None = None) -> None:
         """Send `msg` to the actor or adapter named `dst` only."""
-        env = self._env
+        env = self.current
         if env is None:
             self._emit(self.name, msg, dst, corr or "", 0, self._kernel.now_ns())
-        else:
+            return
+        k = self._sim
+        if k is None or k._diverted:
             self._emit(self.name, msg, dst, env.corr if corr is None else corr, env.seq, env.ts)
+            return
+        seq = k.seq + 1  # `SimKernel.emit_output`, inlined, as in `publish`
+        k.seq = seq
+        out = Envelope(seq, env.ts, self.name, msg, dst, env.corr if corr is None else corr,
+                       env.seq, False)  # fmt: skip
+        journal = k.journal
+        if journal is not None:
+            journal.append(out)
+        k._ready.append(out)
 
     def new_corr(self) -> str:
         """Return a fresh correlation id, deterministic for this run (`<actor>-<seq>`)."""
-        env = self._env
+        env = self.current
         return f"{self.name}-{env.seq if env is not None else 0}"
 
     def subscribe(self, mtype: type[Message], /, *, key: Any = None) -> None:
@@ -131,7 +153,7 @@ class Context:
 
     def idem_key(self, *parts: object) -> str:
         """Return a deterministic idempotency key for a command emitted by this handler."""
-        env = self._env
+        env = self.current
         cause = env.seq if env is not None else 0
         tail = ":".join(str(p) for p in parts)
         return f"{self._kernel.effect_namespace}{self.name}:{cause}:{tail}"

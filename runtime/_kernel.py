@@ -20,7 +20,7 @@ import msgspec
 
 from runtime._actor import Actor
 from runtime._adapter import Adapter
-from runtime._cell import LOCAL_SNAPSHOT_EVERY, ActorSpec, Cell
+from runtime._cell import ActorSpec, Cell
 from runtime._context import Context, ContextState, TimerSpec
 from runtime._errors import ActorEscalatedError, KineticError
 from runtime._journal import Journal
@@ -215,22 +215,22 @@ class KernelBase(ABC):
         except KeyError:
             handler = self._resolve(cell, type(msg))
         ctx = cell.ctx
-        ctx._env = env
+        ctx.current = env
         if handler is not None:
             try:
                 handler(msg)
             except Exception as exc:
-                ctx._env = None
+                ctx.current = None
                 ctx.position = env.seq
                 self._fail(cell, env, exc)
                 return
-        ctx._env = None
+        ctx.current = None
         ctx.position = env.seq
         cell.handled += 1
         log = cell.log
         if log is not None:
             log.append(env)
-            if len(log) >= LOCAL_SNAPSHOT_EVERY:
+            if len(log) >= cell.snap_every:
                 cell.take_local_snapshot()
 
     def _resolve(self, cell: Cell, mtype: type[Message]) -> Any:
@@ -344,14 +344,14 @@ class KernelBase(ABC):
     def _replay_handle(self, cell: Cell, env: Envelope) -> None:
         handler = self._resolve(cell, type(env.msg))
         ctx = cell.ctx
-        ctx._env = env
+        ctx.current = env
         try:
             if handler is not None:
                 handler(env.msg)
         except Exception as exc:  # it failed the first time too and was supervised then
             self.log.debug("actor_restore_skipped", actor=cell.name, seq=env.seq, error=str(exc))
         finally:
-            ctx._env = None
+            ctx.current = None
             ctx.position = env.seq
 
     def _reinstate_ctx(self, cell: Cell, st: ContextState) -> None:
@@ -371,13 +371,13 @@ class KernelBase(ABC):
     def _start_under(self, env: Envelope) -> None:
         self.started = True
         for cell in self.cells.values():
-            cell.ctx._env = env
+            cell.ctx.current = env
             try:
                 cell.actor.on_start()
             except Exception as exc:
                 raise KineticError(f"actor `{cell.name}` failed in on_start: {exc}") from exc
             finally:
-                cell.ctx._env = None
+                cell.ctx.current = None
             cell.ctx.position = env.seq
             cell.take_local_snapshot()
 
@@ -388,13 +388,13 @@ class KernelBase(ABC):
         recorded `Stop`. Failures are logged, not raised: a stop always completes.
         """
         for cell in self.cells.values():
-            cell.ctx._env = stop
+            cell.ctx.current = stop
             try:
                 cell.actor.on_stop()
             except Exception as exc:
                 self.log.error("actor_stop_failed", actor=cell.name, error=str(exc))
             finally:
-                cell.ctx._env = None
+                cell.ctx.current = None
 
     def emit_stop(self, reason: str, /) -> Envelope:
         """Journal a `Stop` input and run every `on_stop` under it; return its envelope."""

@@ -21,25 +21,39 @@ class Router:
         self._cache: dict[
             type[Message], tuple[tuple[str, ...], dict[Any, tuple[str, ...]] | None]
         ] = {}
+        self.plans: dict[type[Message], Any] = {}
+        """What a kernel derives from `recipients` per message type (its delivery plans); cleared
+        with the cache whenever a subscription changes."""
 
     def subscribe(self, actor: str, mtype: type[Message], key: Any = None) -> None:
         """Add a subscription; adding one twice changes nothing."""
         entry = (actor, mtype, key)
         if entry not in self._subs:
             self._subs.append(entry)
-            self._cache.clear()
+            self._changed()
 
     def unsubscribe(self, actor: str, mtype: type[Message], key: Any = None) -> None:
         """Remove a subscription if present."""
         entry = (actor, mtype, key)
         if entry in self._subs:
             self._subs.remove(entry)
-            self._cache.clear()
+            self._changed()
 
     def remove_actor(self, actor: str) -> None:
         """Drop every subscription of `actor`."""
         self._subs = [s for s in self._subs if s[0] != actor]
+        self._changed()
+
+    def _changed(self) -> None:
         self._cache.clear()
+        self.plans.clear()
+
+    def resolved(
+        self, mtype: type[Message], /
+    ) -> tuple[tuple[str, ...], dict[Any, tuple[str, ...]] | None]:
+        """Return `mtype`'s unkeyed subscribers and, per key, the further ones (or None)."""
+        res = self._cache.get(mtype)
+        return res if res is not None else self._resolve(mtype)
 
     def _resolve(
         self, mtype: type[Message]

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol
 
+from runtime._cell import Cell
 from runtime._context import TimerSpec
 from runtime._errors import KernelClosedError, KineticError
 from runtime._journal import JournalRow
@@ -22,6 +23,8 @@ from runtime._kernel_messages import EffectAcked, EffectFailed
 from runtime._message import Envelope, Message
 
 _TIMER, _SOURCE, _CALL = 0, 1, 2
+_MISSING: Any = object()
+_Plan = tuple[tuple[Cell, ...], dict[Any, tuple[Cell, ...]] | None, str | None]
 
 
 class JournalSink(Protocol):
@@ -46,6 +49,9 @@ class SimKernel(KernelBase):
     """Drive actors deterministically in simulated time."""
 
     kind = "sim"
+    direct_emit = True
+    """`Context.publish` and `send` inline `emit_output` (outside a restart or redelivery);
+    a subclass that overrides `emit_output` or `_route` sets this to False."""
 
     def __init__(
         self,
@@ -57,6 +63,9 @@ class SimKernel(KernelBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        cls = type(self)
+        if cls.emit_output is not SimKernel.emit_output or cls._route is not SimKernel._route:
+            self.direct_emit = False  # the override must see every output
         self._now = start_ns
         self._ready: deque[Envelope] = deque()
         self._heap: list[tuple[int, int, int, Any]] = []
@@ -77,7 +86,10 @@ class SimKernel(KernelBase):
         self._ready.append(env)
 
     def emit_output(self, src: str, msg: Message, dst: str, corr: str, cause: int, ts: int) -> None:
-        """Emit an actor's output; the hot path of every backtest, so routing is inlined."""
+        """Emit an actor's output; the hot path of every backtest, so routing is inlined.
+
+        `Context.publish` and `send` inline this in turn: keep the three in step.
+        """
         if self._diverted:
             KernelBase.emit_output(self, src, msg, dst, corr, cause, ts)
             return
@@ -95,6 +107,15 @@ class SimKernel(KernelBase):
 
     def _arm(self, actor: str, timer_id: int, spec: TimerSpec, /) -> None:
         self._push(spec.due, _TIMER, (actor, timer_id, spec.due))
+
+    def arm_timer(self, actor: str, timer_id: int, spec: TimerSpec, /) -> None:
+        """`KernelBase.arm_timer` with `_arm` inlined: every `ctx.schedule` comes here."""
+        if self._redeliver or self._suppress is not None:
+            return
+        order = self._order + 1
+        self._order = order
+        due = spec.due
+        heapq.heappush(self._heap, (due, order, _TIMER, (actor, timer_id, due)))
 
     def add_source(
         self, name: str, events: Iterable[tuple[int, Message]], /, *, dst: str = ""
@@ -137,10 +158,14 @@ class SimKernel(KernelBase):
         popleft = ready.popleft
         heap = self._heap
         heappop = heapq.heappop
+        heappush = heapq.heappush
         cells = self.cells
         adapters = self.adapters
-        recipients = self.router.recipients
-        dispatch = self.dispatch
+        plans = self.router.plans
+        plan_for = self._plan
+        resolve = self._resolve
+        fail = self._fail
+        missing = _MISSING
         journal = self.journal
         check = (journal is not None and self._sink is not None) or bool(self._next_snapshot)
         n = 0
@@ -148,16 +173,50 @@ class SimKernel(KernelBase):
             while ready:
                 env = popleft()
                 n += 1
+                msg = env.msg
+                mtype = type(msg)
                 dst = env.dst
                 if dst:
                     cell = cells.get(dst)
                     if cell is not None:
-                        dispatch(cell, env)
-                    elif dst in adapters:
-                        self._execute(env)
+                        targets: tuple[Cell, ...] = (cell,)
+                    else:
+                        if dst in adapters:
+                            self._execute(env)
+                        targets = ()
                 else:
-                    for name in recipients(env.msg):
-                        dispatch(cells[name], env)
+                    plan = plans.get(mtype)
+                    if plan is None:
+                        plan = plan_for(mtype)
+                    targets, keyed, field = plan
+                    if keyed is not None:
+                        targets = keyed.get(
+                            getattr(msg, field) if field is not None else None, targets
+                        )
+                # `KernelBase.dispatch`, inlined: it runs for every delivery of a backtest.
+                seq = env.seq
+                for cell in targets:
+                    handler = cell.handlers.get(mtype, missing)
+                    if handler is missing:
+                        handler = resolve(cell, mtype)
+                    ctx = cell.ctx
+                    if handler is not None:
+                        ctx.current = env
+                        try:
+                            handler(msg)
+                        except Exception as exc:
+                            ctx.current = None
+                            ctx.position = seq
+                            fail(cell, env, exc)
+                            continue
+                        ctx.current = None
+                    ctx.position = seq
+                    cell.handled += 1
+                    log = cell.log
+                    if log is not None:
+                        log.append(env)
+                        if len(log) >= cell.snap_every:
+                            cell.take_local_snapshot()
                 if check and not n & 1023:
                     self._housekeep()
             if not heap or ready_only:
@@ -171,17 +230,43 @@ class SimKernel(KernelBase):
                 actor, timer_id, due = payload
                 self.fire_timer(actor, timer_id, due)
             elif kind == _SOURCE:
+                # `emit_input(name, msg, dst=to)` and `_push`, inlined: once per data point.
                 name, msg, it, to = payload
-                self.emit_input(name, msg, dst=to)
+                seq = self.seq + 1
+                self.seq = seq
+                env = Envelope(seq, self._now, name, msg, to, "", 0, True)
+                if journal is not None:
+                    journal.append(env)
+                ready.append(env)
                 nxt = next(it, None)
                 if nxt is not None:
-                    self._push(nxt[0], _SOURCE, (name, nxt[1], it, to))
+                    order = self._order + 1
+                    self._order = order
+                    heappush(heap, (nxt[0], order, _SOURCE, (name, nxt[1], it, to)))
             else:
                 payload()
         if until_ns is not None and until_ns > self._now:
             self._now = until_ns
         self.events += n
         return n
+
+    def _plan(self, mtype: type[Message], /) -> _Plan:
+        """Return (and cache) the cells a published `mtype` goes to: everyone's, and per key.
+
+        The order is `Router.recipients`' (the unkeyed subscribers, then the key's); the cache
+        lives on the router, which clears it whenever a subscription changes.
+        """
+        everyone, keyed = self.router.resolved(mtype)
+        cells = self.cells
+        base = tuple(cells[name] for name in everyone)
+        by_key = (
+            {k: base + tuple(cells[name] for name in extra) for k, extra in keyed.items()}
+            if keyed is not None
+            else None
+        )
+        plan: _Plan = (base, by_key, mtype.key_field)
+        self.router.plans[mtype] = plan
+        return plan
 
     def _housekeep(self) -> None:
         """Flush a full batch and take a due snapshot; the run loop calls it every 1024 events."""

@@ -45,7 +45,14 @@ from agents.execution.messages import (
     VenueEvent,
     VenueSnapshot,
 )
-from agents.execution.orders import TRANSITIONS, IllegalTransitionError, Order, OrderEvent, Waiting
+from agents.execution.orders import (
+    TERMINAL,
+    TRANSITIONS,
+    IllegalTransitionError,
+    Order,
+    OrderEvent,
+    Waiting,
+)
 from agents.execution.reconcile import compare_balances, compare_orders
 from agents.execution.timeouts import MS, TimeoutConfig, Verdict, backoff_ns, judge
 from agents.risk.messages import CancelOpenOrders, OrderApproved, OrderDenied, OrderIntent
@@ -168,13 +175,13 @@ class Execution(Actor):
             qty=intent.qty,
             price=intent.price,
             corr=env.corr if env is not None else "",
-            submitted_ns=self.ctx.now,
+            submitted_ns=env.ts if env is not None else self.ctx.now,
             order_type="limit" if intent.price is not None else "market",
         )
         if intent.replaces:
             self._replace(order, intent.replaces)
             return
-        order.apply("submit")
+        order.status = "SUBMITTED"  # `apply("submit")` from NEW, which always leads there
         st.open[order.client_id] = order
         st.submitted += 1
         self._submit(order)
@@ -183,7 +190,8 @@ class Execution(Actor):
         """Send `order` (again: same client id, the next attempt) and wait for its ack."""
         attempt = order.attempts
         order.attempts = attempt + 1
-        self.ctx.send(
+        ctx = self.ctx
+        ctx.send(
             order.venue,
             SubmitOrder(
                 client_id=order.client_id,
@@ -199,7 +207,7 @@ class Execution(Actor):
             corr=order.corr,
         )
         if self._timed:  # `_arm`, inlined: this runs for every order of a backtest
-            due = self.ctx.now + self._ack_ns
+            due = ctx.now + self._ack_ns
             order.waiting = "ack"
             order.deadline = due
             st = self.state
@@ -225,14 +233,18 @@ class Execution(Actor):
             # Never sent (a replacement still waiting), or the venue said it has no such order.
             self._close_out(order, "cancel", reason)
             return
-        if not self._move(order, "cancel_request"):
+        nxt = TRANSITIONS[order.status].get("cancel_request")  # `_move`, inlined
+        if nxt is None:
+            self._move(order, "cancel_request")  # refused: counted and logged there
             return
+        order.status = nxt  # type: ignore[assignment]
         self._send_cancel(order)
 
     def _send_cancel(self, order: Order) -> None:
         attempt = order.cancels
         order.cancels = attempt + 1
-        self.ctx.send(
+        ctx = self.ctx
+        ctx.send(
             order.venue,
             CancelOrder(
                 client_id=order.client_id,
@@ -245,7 +257,7 @@ class Execution(Actor):
             corr=order.corr,
         )
         if self._timed:  # `_arm`, inlined: this runs for every cancel of a backtest
-            due = self.ctx.now + self._cancel_ns
+            due = ctx.now + self._cancel_ns
             order.waiting = "cancel"
             order.deadline = due
             st = self.state
@@ -367,6 +379,40 @@ class Execution(Actor):
 
     # -- venue events ------------------------------------------------------------------------
 
+    def on_accepted(self, msg: OrderAccepted) -> None:
+        """`on_venue_event` for an acceptance (most events are), with its transition inlined."""
+        st = self.state
+        order = st.open.get(msg.client_id)
+        if order is None:
+            return  # not ours (another execution), or already finished
+        order.venue_order_id = msg.venue_order_id
+        nxt = TRANSITIONS[order.status].get("accept")
+        if nxt is None:
+            self._move(order, "accept")  # refused: counted and logged there
+        else:
+            order.status = nxt
+        if order.status in TERMINAL:
+            self._done(order)
+        elif order.waiting:
+            self._heard(order)
+
+    def on_canceled(self, msg: OrderCanceled) -> None:
+        """`on_venue_event` for a cancel confirmation, with its transition inlined."""
+        st = self.state
+        order = st.open.get(msg.client_id)
+        if order is None:
+            return
+        nxt = TRANSITIONS[order.status].get("cancel")
+        if nxt is None:
+            self._move(order, "cancel")  # refused: counted and logged there
+        else:
+            order.status = nxt
+            st.canceled += 1
+        if order.status in TERMINAL:
+            self._done(order)
+        elif order.waiting:
+            self._heard(order)
+
     def on_venue_event(self, msg: VenueEvent) -> None:
         order = self.state.open.get(msg.client_id)
         if order is None:
@@ -379,7 +425,7 @@ class Execution(Actor):
             if order.filled > order.qty:
                 self.ctx.log.error("order_overfilled", client_id=order.client_id,
                                    filled=str(order.filled), qty=str(order.qty))  # fmt: skip
-            done = msg.leaves_qty <= 0
+            done = msg.leaves_qty <= ZERO
             self._move(order, "fill" if done else "fill_part")
             if done:
                 st.filled += 1
@@ -398,23 +444,27 @@ class Execution(Actor):
                 st.rejected += 1
         elif isinstance(msg, OrderExpired) and self._move(order, "expire"):
             st.expired += 1
-        if not order.open:
+        if order.status in TERMINAL:
             self._done(order)
         elif order.waiting:
-            waiting = order.waiting
-            # Any word from the venue on the order acknowledges it: no query, no resubmission.
-            if waiting == "ack" and order.deadline:  # `_disarm`, inlined: every order's ack
-                order.waiting = ""
-                order.deadline = 0
-                watch = st.watch
-                del watch[order.client_id]
-                if not watch and st.watchdog:
-                    self.ctx.cancel(st.watchdog)
-                    st.watchdog = 0
-            elif waiting in ("ack", "resubmit") or (
-                waiting == "query" and order.status != "CANCEL_PENDING"
-            ):
-                self._disarm(order)
+            self._heard(order)
+
+    def _heard(self, order: Order, /) -> None:
+        """Any word from the venue on the order acknowledges it: no query, no resubmission."""
+        waiting = order.waiting
+        if waiting == "ack" and order.deadline:  # `_disarm`, inlined: every order's ack
+            order.waiting = ""
+            order.deadline = 0
+            st = self.state
+            watch = st.watch
+            del watch[order.client_id]
+            if not watch and st.watchdog:
+                self.ctx.cancel(st.watchdog)
+                st.watchdog = 0
+        elif waiting in ("ack", "resubmit") or (
+            waiting == "query" and order.status != "CANCEL_PENDING"
+        ):
+            self._disarm(order)
 
     def on_status(self, msg: OrderStatusReport) -> None:
         order = self.state.open.get(msg.client_id)

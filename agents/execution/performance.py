@@ -109,6 +109,19 @@ class Performance(Actor):
         self._quote: list[float | None] = [None, None]
         self._seen_fill: set[str] = set()
         self._side_of: dict[str, str] = {}
+        self._held()
+
+    def restore(self, data: bytes, /) -> None:
+        super().restore(data)
+        self._held()
+
+    def _held(self) -> None:
+        """Derive what the per-bar sample reads from the state, once per change of it: the
+        base held (starting position plus inventory) and, as floats, inventory and cash."""
+        st = self.state
+        self._hold = self.params.position + st.inventory
+        self._inventory_f = float(st.inventory)
+        self._cash_f = float(st.cash + ZERO)  # what cash + 0 x close gives, rounding included
 
     def on_start(self) -> None:
         p = self.params
@@ -122,9 +135,10 @@ class Performance(Actor):
             self._close_interval()
         st.bars += 1
         st.last_close = msg.close
-        if len(self._sides) == 2:
+        sides = self._sides
+        if len(sides) == 2:
             st.two_sided_bars += 1
-        self._sides = set()
+        sides.clear()
         self.bars.append(
             (msg.end_ns, float(msg.open), float(msg.high), float(msg.low), float(msg.close),
              float(msg.volume))
@@ -132,9 +146,12 @@ class Performance(Actor):
 
     def _close_interval(self) -> None:
         st = self.state
-        equity = st.cash + (self.params.position + st.inventory) * st.last_close
-        self.samples.append((self._quote[0], self._quote[1], float(st.inventory), float(equity)))
-        self._quote = [None, None]
+        hold = self._hold
+        # Equity is cash + held x close; with nothing held that is the cash, whose float is kept.
+        equity = float(st.cash + hold * st.last_close) if hold else self._cash_f
+        quote = self._quote
+        self.samples.append((quote[0], quote[1], self._inventory_f, equity))
+        quote[0] = quote[1] = None
 
     def on_approved(self, msg: OrderApproved) -> None:
         intent = msg.intent
@@ -143,17 +160,13 @@ class Performance(Actor):
         self._quote[0 if intent.side == "buy" else 1] = float(intent.price)
         self._side_of[intent.client_id] = intent.side
 
-    def on_venue_event(self, msg: VenueEvent) -> None:
-        st = self.state
-        if isinstance(msg, OrderAccepted):
-            st.orders += 1
-            side = self._side_of.pop(msg.client_id, None)
-            if side is not None:
-                self._sides.add(side)
-        elif isinstance(msg, OrderFilled):
-            self._fill(msg)
+    def on_accepted(self, msg: OrderAccepted) -> None:
+        self.state.orders += 1
+        side = self._side_of.pop(msg.client_id, None)
+        if side is not None:
+            self._sides.add(side)
 
-    def _fill(self, msg: OrderFilled) -> None:
+    def on_filled(self, msg: OrderFilled) -> None:
         st = self.state
         value = msg.qty * msg.price
         if msg.side == "buy":
@@ -166,6 +179,7 @@ class Performance(Actor):
         st.fees += msg.fee
         st.notional += value
         st.fills += 1
+        self._held()
         if msg.client_id not in self._seen_fill:
             self._seen_fill.add(msg.client_id)
             st.filled_orders += 1

@@ -34,6 +34,7 @@ from agents.risk.messages import OrderDenied, OrderIntent
 from runtime import Actor, ConfigBase
 
 ZERO = Decimal(0)
+_ENDS = (OrderCanceled, OrderRejected, OrderExpired)
 
 
 class TraderConfig(ConfigBase, frozen=True, kw_only=True):
@@ -162,7 +163,7 @@ class Trader(Actor):
             if msg.leaves_qty <= ZERO:
                 st.open.pop(msg.client_id, None)
             self.after_fill(msg)
-        elif isinstance(msg, OrderCanceled | OrderRejected | OrderExpired):
+        elif isinstance(msg, _ENDS):
             st.open.pop(msg.client_id, None)
 
     def on_denied(self, msg: OrderDenied) -> None:

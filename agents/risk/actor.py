@@ -196,17 +196,22 @@ class RiskGate(Actor):
         env = ctx.current
         actor = env.src if env is not None else ""
         st = self.state
-        in_force = st.trading.in_force(
-            venue=msg.venue, instrument=msg.instrument, strategy=msg.strategy, actor=actor
+        trading = st.trading
+        in_force = (
+            trading.in_force(
+                venue=msg.venue, instrument=msg.instrument, strategy=msg.strategy, actor=actor
+            )
+            if trading.states
+            else "ACTIVE"
         )
         denial: Denial | None
         if in_force == "HALTED":
             denial = c.HALTED, "trading is halted for this order's scope"
         elif in_force == "REDUCING" and not msg.reduce_only:
             denial = c.REDUCING_ONLY, "only position-reducing orders pass while REDUCING"
-        elif msg.qty <= 0:
+        elif msg.qty <= _ZERO:
             denial = c.QTY_NOT_POSITIVE, f"`qty` must be > 0, got {msg.qty}"
-        elif msg.price is not None and msg.price <= 0:
+        elif msg.price is not None and msg.price <= _ZERO:
             denial = c.PRICE_NOT_POSITIVE, f"`price` must be > 0, got {msg.price}"
         elif self._simple:
             denial = None
@@ -244,7 +249,7 @@ class RiskGate(Actor):
                 return c.NO_MARK, f"no mark for `{instrument}` to check the price band"
             if d := c.check_price_band(price, mark, *band):
                 return d
-        if d := self._size(rules, qty, value):
+        if rules.sizes and (d := self._size(rules, qty, value)):
             return d
         if self._track and (d := self._exposure(msg, rules, in_force, value, mark, buy)):
             return d
@@ -325,19 +330,24 @@ class RiskGate(Actor):
         if self._leverage:
             if in_force == "REDUCING" and (d := c.check_reducing(msg.side)):
                 return d
+            # `check_cash` and `check_position` decide on one comparison, made here first.
             if buy:
                 # Invariant: value is set for a buy when balances are known (values_orders).
                 assert value is not None
                 px = value if msg.price is not None else value * self._market_up
-                d = c.check_cash(
-                    qty * px * self._fee, book.free(msg.venue, quote), quote, msg.venue
-                )
+                cost = qty * px * self._fee
+                free = book.free(msg.venue, quote)
+                if cost > free:
+                    return c.check_cash(cost, free, quote, msg.venue)
             else:
-                d = c.check_position(qty, book.free(msg.venue, base), base, msg.venue)
-            if d:
-                return d
+                free = book.free(msg.venue, base)
+                if qty > free:
+                    return c.check_position(qty, free, base, msg.venue)
         if not buy:
             return None  # a spot sell only ever lowers inventory and exposure
+        cap = self.params.max_exposure_total
+        if rules.max_inventory is None and rules.max_exposure is None and cap is None:
+            return None  # no rule below applies
         inventory = book.inventory(base)
         if rules.max_inventory is not None and (
             d := c.check_inventory(inventory + qty, rules.max_inventory, base)
@@ -354,7 +364,6 @@ class RiskGate(Actor):
                 rules.max_exposure,
             ):
                 return d
-        cap = self.params.max_exposure_total
         if cap is not None:
             return self._total_exposure(base, quote, qty, value, cap)
         return None
@@ -447,7 +456,7 @@ class RiskGate(Actor):
             self._mark(msg.instrument, (msg.bid + msg.ask) / _TWO)
 
     def _mark(self, instrument: str, price: Decimal, /) -> None:
-        if price <= 0:
+        if price <= _ZERO:
             return
         st = self.state
         st.marks[instrument] = price

@@ -122,7 +122,7 @@ class ExposureBook(msgspec.Struct, kw_only=True):
         order = self.orders.get(client_id)
         if order is None:
             return  # not approved by this gate (another run, a manual order): balances only
-        if leaves <= 0:
+        if leaves <= _ZERO:
             self.close(client_id)
             return
         filled = min(qty, order.leaves)
@@ -141,7 +141,7 @@ class ExposureBook(msgspec.Struct, kw_only=True):
         res = self.reserved[order.venue]
         res[order.asset] -= amount
         # Invariant: a venue's reservation of an asset is the sum of its open orders' reserved.
-        assert res[order.asset] >= 0, (order, amount)
+        assert res[order.asset] >= _ZERO, (order, amount)
         if order.side == "buy":
             self.pending_buys[order.base] -= qty
 

@@ -120,6 +120,8 @@ class InstrumentRules(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     max_exposure: Decimal | None
     values_orders: bool
     """Whether a rule needs the order's value, so that a market order needs a mark."""
+    sizes: bool = False
+    """Whether a rule on the order's own size applies (max qty, min or max notional)."""
 
 
 class RiskGateConfig(ConfigBase, frozen=True, kw_only=True):
@@ -201,6 +203,11 @@ class RiskGateConfig(ConfigBase, frozen=True, kw_only=True):
         own = self.instruments.get(instrument) or InstrumentRiskConfig()
         base, sep, quote = instrument.partition("/")
         quote = quote.partition(":")[0]
+        max_order_notional = (
+            own.max_order_notional
+            if own.max_order_notional is not None
+            else self.max_order_notional
+        )
         return InstrumentRules(
             base=own.base or (base if sep and base else None),
             quote=own.quote or (quote if sep and quote else None),
@@ -208,13 +215,12 @@ class RiskGateConfig(ConfigBase, frozen=True, kw_only=True):
             lot=own.lot,
             min_notional=own.min_notional,
             max_order_qty=own.max_order_qty,
-            max_order_notional=(
-                own.max_order_notional
-                if own.max_order_notional is not None
-                else self.max_order_notional
-            ),
+            max_order_notional=max_order_notional,
             max_inventory=own.max_inventory,
             max_exposure=own.max_exposure,
+            sizes=own.max_order_qty is not None
+            or own.min_notional is not None
+            or max_order_notional is not None,
             values_orders=bool(self.balances)
             or self.max_exposure_total is not None
             or self.max_order_notional is not None

@@ -116,7 +116,7 @@ class Matcher:
     ) -> list[Match]:
         """Match `book` against one bar that opened at `start_ns`."""
         out: list[Match] = []
-        budget = self._budget(volume)
+        budget = None if self.share is None else self._budget(volume)
         strict = self.strict
         for order in book.values():
             if order.active_ns > start_ns:

@@ -119,6 +119,10 @@ class SimulatedVenue(Actor):
         self._taker = self.params.taker_fee
         self._assets: dict[str, tuple[str, str] | None] = {}
         """Instrument -> (base, quote), None when the symbol does not name both (a cache)."""
+        self._relay_on = self.params.relay
+        self._ioc = False
+        """Whether an IOC order may rest (one was submitted): only then does a match look for
+        IOC orders to expire."""
 
     def on_start(self) -> None:
         self._matcher = Matcher(self.params, self.ctx.rng)
@@ -127,6 +131,7 @@ class SimulatedVenue(Actor):
 
     def restore(self, data: bytes, /) -> None:
         super().restore(data)
+        self._ioc = any(o.tif == "ioc" for b in self.state.book.orders.values() for o in b.values())
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -160,32 +165,39 @@ class SimulatedVenue(Actor):
                 )
             )
             return
-        venue_order_id = f"{self.ctx.name}-{st.next_order}"
+        ctx = self.ctx
+        name = ctx.name
+        venue_order_id = f"{name}-{st.next_order}"
         st.next_order += 1
-        env = self.ctx.current
-        st.book.add(
-            RestingOrder(
-                client_id=msg.client_id,
-                strategy=msg.strategy,
-                instrument=msg.instrument,
-                side=msg.side,
-                price=msg.price if msg.order_type == "limit" else None,
-                leaves=msg.qty,
-                active_ns=self.ctx.now + self._latency_ns,
-                venue_order_id=venue_order_id,
-                tif=msg.tif,
-                corr=env.corr if env is not None else "",
-            )
+        env = ctx.current
+        if msg.tif == "ioc":
+            self._ioc = True
+        # `Book.add`, inlined: rest the order behind every order already resting on its instrument.
+        orders = st.book.orders
+        book = orders.get(msg.instrument)
+        if book is None:
+            book = orders[msg.instrument] = {}
+        book[msg.client_id] = RestingOrder(
+            client_id=msg.client_id,
+            strategy=msg.strategy,
+            instrument=msg.instrument,
+            side=msg.side,
+            price=msg.price if msg.order_type == "limit" else None,
+            leaves=msg.qty,
+            active_ns=(env.ts if env is not None else ctx.now) + self._latency_ns,
+            venue_order_id=venue_order_id,
+            tif=msg.tif,
+            corr=env.corr if env is not None else "",
         )
         ack = OrderAccepted(
             client_id=msg.client_id,
             strategy=msg.strategy,
-            venue=self.ctx.name,
+            venue=name,
             instrument=msg.instrument,
             venue_order_id=venue_order_id,
         )
         if self._faults is None:
-            self.ctx.publish(ack)
+            ctx.publish(ack)
         else:
             self._answer(ack, drop="drop_ack")
 
@@ -194,7 +206,8 @@ class SimulatedVenue(Actor):
         if self._faults is not None and self._fault("lose_cancel"):
             st.lost += 1
             return
-        order = st.book.remove(msg.instrument, msg.client_id)
+        book = st.book.orders.get(msg.instrument)  # `Book.remove`, inlined
+        order = None if book is None else book.pop(msg.client_id, None)
         answer: Ack
         if order is None:
             answer = CancelRejected(
@@ -333,12 +346,12 @@ class SimulatedVenue(Actor):
         book = self.state.book.orders.get(msg.instrument)
         if book:
             m = self._matcher
-            self._fill(
-                m.bar(book, start_ns=msg.start_ns, open_=msg.open, high=msg.high, low=msg.low,
-                      close=msg.close, volume=msg.volume),
-                book,
-            )  # fmt: skip
-        self._relay(msg)
+            matches = m.bar(book, start_ns=msg.start_ns, open_=msg.open, high=msg.high,
+                            low=msg.low, close=msg.close, volume=msg.volume)  # fmt: skip
+            if matches or self._ioc:
+                self._fill(matches, book)
+        if self._relay_on:  # `_relay`, inlined
+            self.ctx.publish(msg)
 
     def on_trade(self, msg: Trade) -> None:
         self._print(msg)
@@ -371,7 +384,7 @@ class SimulatedVenue(Actor):
         self._relay(msg)
 
     def _relay(self, msg: MarketData) -> None:
-        if self.params.relay:
+        if self._relay_on:
             self.ctx.publish(msg)
 
     def _fill(self, matches: list[Match], book: dict[str, RestingOrder]) -> None:
@@ -413,6 +426,8 @@ class SimulatedVenue(Actor):
                 corr=order.corr,
             )
         # An IOC order that met the market and still has quantity left ends there.
+        if not self._ioc:
+            return
         for order in [o for o in book.values() if o.tif == "ioc" and o.arrived]:
             del book[order.client_id]
             self._end(
