@@ -131,6 +131,9 @@ class SimulatedVenue(Actor):
 
     def restore(self, data: bytes, /) -> None:
         super().restore(data)
+        # A restored venue (a restart, a recovery from a snapshot) gets no `on_start`: build the
+        # matcher here too. `ctx.rng` is the same object; its state is reinstated in place.
+        self._matcher = Matcher(self.params, self.ctx.rng)
         self._ioc = any(o.tif == "ioc" for b in self.state.book.orders.values() for o in b.values())
 
     # -- orders ------------------------------------------------------------------------------

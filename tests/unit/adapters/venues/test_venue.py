@@ -226,3 +226,26 @@ def test_fees_are_in_the_quote_asset_and_a_symbol_without_one_is_rejected() -> N
     query(k, "perp")
     k.run()
     assert reports(tape)[-1].status == "rejected"
+
+
+def test_a_venue_restored_from_its_snapshot_matches_and_fills_its_resting_orders() -> None:
+    """A restart or a recovery restores the venue without `on_start`: it must still match."""
+    k, v, _ = venue()
+    submit(k, "c1", qty="1", price="99")
+    bar(k, 1, "99.5", "100")  # does not reach 99: the order rests
+    k.run()
+    saved = v.snapshot()
+
+    k2 = SimKernel(start_ns=2 * MIN, seed=0)
+    fresh = SimulatedVenue(SimulatedVenueConfig(relay=True))
+    tape = Tape()
+    k2.add_actor(ActorSpec("sim", lambda: fresh))
+    k2.add_actor(ActorSpec("tape", lambda: tape))
+    fresh.ctx = k2.cells["sim"].ctx
+    fresh.restore(saved)
+    k2.cells["tape"].actor.ctx.subscribe(VenueEvent)
+    k2.started = True  # as after a recovery: no `on_start` for the restored venue
+    bar(k2, 2, "98", "100")
+    k2.run()
+    fills = [m for _, m in tape.got if isinstance(m, OrderFilled)]
+    assert [(f.client_id, f.qty, f.price) for f in fills] == [("c1", D("1"), D("99"))]
