@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -21,8 +22,18 @@ def recordings() -> KrakenRecordings:
 
 @pytest.fixture
 def fake(recordings: KrakenRecordings) -> FakeKraken:
-    """Return a fresh fake venue over the shared recordings (its knobs are per test)."""
-    return FakeKraken(recordings)
+    """Return a fresh fake venue over the shared recordings (its knobs are per test).
+
+    The recordings' tables are copied, so a test that adds trades or candles (`add_trades`
+    replaces a pair's recording) leaves the session's recordings as they were for the next.
+    """
+    own = dataclasses.replace(
+        recordings,
+        ohlc=dict(recordings.ohlc),
+        trades=dict(recordings.trades),
+        tickers=dict(recordings.tickers),
+    )
+    return FakeKraken(own)
 
 
 @pytest.fixture
