@@ -19,8 +19,10 @@ import csv
 import io
 import itertools
 import math
+from array import array
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import msgspec
 
@@ -93,6 +95,87 @@ class PerformanceState(msgspec.Struct, kw_only=True):
     last_close: Decimal = ZERO
 
 
+_NAN = float("nan")
+
+
+class BarSeries(Sequence[tuple[int, float, float, float, float, float]]):
+    """Per bar `(end_ns, open, high, low, close, volume)`, kept as columns of machine numbers.
+
+    A list of tuples of floats costs about 230 bytes a bar; six arrays cost 48, which keeps a
+    run over a quarter of 1-minute candles (130,708 bars) tens of MiB lighter.
+    """
+
+    __slots__ = ("close", "end_ns", "high", "low", "open", "volume")
+
+    def __init__(self) -> None:
+        self.end_ns = array("q")
+        self.open = array("d")
+        self.high = array("d")
+        self.low = array("d")
+        self.close = array("d")
+        self.volume = array("d")
+
+    def add(self, end_ns: int, o: float, h: float, lo: float, c: float, v: float, /) -> None:
+        """Append one bar."""
+        self.end_ns.append(end_ns)
+        self.open.append(o)
+        self.high.append(h)
+        self.low.append(lo)
+        self.close.append(c)
+        self.volume.append(v)
+
+    def __len__(self) -> int:
+        return len(self.end_ns)
+
+    @overload
+    def __getitem__(self, i: int, /) -> tuple[int, float, float, float, float, float]: ...
+    @overload
+    def __getitem__(
+        self, i: slice, /
+    ) -> Sequence[tuple[int, float, float, float, float, float]]: ...
+    def __getitem__(self, i: int | slice, /) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return (self.end_ns[i], self.open[i], self.high[i], self.low[i], self.close[i],
+                self.volume[i])  # fmt: skip
+
+
+class SampleSeries(Sequence[tuple[float | None, float | None, float, float]]):
+    """Per bar `(bid, ask, inventory, equity)`: the quotes after it (None: that side did not
+    quote; stored as NaN), the inventory and the equity at its close. Columns, as `BarSeries`."""
+
+    __slots__ = ("ask", "bid", "equity", "inventory")
+
+    def __init__(self) -> None:
+        self.bid = array("d")
+        self.ask = array("d")
+        self.inventory = array("d")
+        self.equity = array("d")
+
+    def add(self, bid: float | None, ask: float | None, inventory: float, equity: float, /) -> None:
+        """Append one sample."""
+        self.bid.append(_NAN if bid is None else bid)
+        self.ask.append(_NAN if ask is None else ask)
+        self.inventory.append(inventory)
+        self.equity.append(equity)
+
+    def __len__(self) -> int:
+        return len(self.equity)
+
+    @overload
+    def __getitem__(self, i: int, /) -> tuple[float | None, float | None, float, float]: ...
+    @overload
+    def __getitem__(
+        self, i: slice, /
+    ) -> Sequence[tuple[float | None, float | None, float, float]]: ...
+    def __getitem__(self, i: int | slice, /) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        bid, ask = self.bid[i], self.ask[i]
+        return (None if math.isnan(bid) else bid, None if math.isnan(ask) else ask,
+                self.inventory[i], self.equity[i])  # fmt: skip
+
+
 class Performance(Actor):
     """Follow one strategy; publish its `BacktestMetrics` when the run stops."""
 
@@ -101,8 +184,8 @@ class Performance(Actor):
     def __init__(self, params: PerformanceConfig) -> None:
         self.params = params
         self.state = PerformanceState(cash=params.cash)
-        self.bars: list[tuple[int, float, float, float, float, float]] = []
-        self.samples: list[tuple[float | None, float | None, float, float]] = []
+        self.bars = BarSeries()
+        self.samples = SampleSeries()
         """Per bar: bid and ask quoted after it, inventory, equity."""
         self.fill_rows: list[tuple[Any, ...]] = []
         self._sides: set[str] = set()
@@ -139,10 +222,8 @@ class Performance(Actor):
         if len(sides) == 2:
             st.two_sided_bars += 1
         sides.clear()
-        self.bars.append(
-            (msg.end_ns, float(msg.open), float(msg.high), float(msg.low), float(msg.close),
-             float(msg.volume))
-        )  # fmt: skip
+        self.bars.add(msg.end_ns, float(msg.open), float(msg.high), float(msg.low),
+                      float(msg.close), float(msg.volume))  # fmt: skip
 
     def _close_interval(self) -> None:
         st = self.state
@@ -150,7 +231,7 @@ class Performance(Actor):
         # Equity is cash + held x close; with nothing held that is the cash, whose float is kept.
         equity = float(st.cash + hold * st.last_close) if hold else self._cash_f
         quote = self._quote
-        self.samples.append((quote[0], quote[1], self._inventory_f, equity))
+        self.samples.add(quote[0], quote[1], self._inventory_f, equity)
         quote[0] = quote[1] = None
 
     def on_approved(self, msg: OrderApproved) -> None:
@@ -199,8 +280,8 @@ class Performance(Actor):
         mark = st.last_close
         start = p.cash + p.position * (Decimal(str(self.bars[0][1])) if self.bars else ZERO)
         final = st.cash + (p.position + st.inventory) * mark
-        equity = [s[3] for s in self.samples]
-        inv = [s[2] for s in self.samples]
+        equity = self.samples.equity.tolist()
+        inv = self.samples.inventory.tolist()
         rets = [b / a - 1.0 for a, b in itertools.pairwise(equity) if a]
         bar_secs = (self.bars[1][0] - self.bars[0][0]) / 1e9 if len(self.bars) > 1 else 60.0
         scale = math.sqrt(YEAR_SECS / bar_secs) if bar_secs > 0 else 0.0
