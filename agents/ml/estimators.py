@@ -21,7 +21,6 @@ from typing import Self
 
 import msgspec
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit
 
 __all__ = [
     "FitResult",
@@ -193,6 +192,10 @@ def fit_intensity(
     lam = c / span_secs
     slope, intercept = np.polyfit(x, np.log(lam), 1)
     p0 = (math.exp(intercept), max(-slope, 1e-12))
+    # Imported here, not at the top: scipy.optimize costs ~40 MiB of memory to import, and
+    # strategies that never fit (the bar market maker) should not carry it.
+    from scipy.optimize import OptimizeWarning, curve_fit
+
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         # A singular covariance is no reason to distrust the parameters; checked below.
         warnings.simplefilter("ignore", OptimizeWarning)

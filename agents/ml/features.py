@@ -32,7 +32,6 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import lfilter
 
 __all__ = [
     "EfficiencyRatio",
@@ -172,6 +171,8 @@ def ewma_vol(prices: Iterable[float] | Array, /, lam: float = 0.94, min_periods:
     var = np.empty_like(r2)
     var[0] = r2[0]
     if r2.size > 1:
+        from scipy.signal import lfilter  # here: scipy.signal costs ~40 MiB to import
+
         filtered, _ = lfilter([1.0 - lam], [1.0, -lam], r2[1:], zi=[lam * r2[0]])
         var[1:] = filtered
     vol = np.sqrt(var)
