@@ -9,8 +9,8 @@ import math
 import msgspec
 import numpy as np
 import pytest
+import scipy.optimize
 
-from agents.ml import estimators as est
 from agents.ml.estimators import (
     FitResult,
     IntensityEstimator,
@@ -108,15 +108,16 @@ def test_optimiser_failure_and_bad_parameters_are_reported(
     def diverge(*args: object, **kwargs: object) -> object:
         raise RuntimeError("Optimal parameters not found: maxfev reached")
 
-    monkeypatch.setattr(est, "curve_fit", diverge)
+    monkeypatch.setattr(scipy.optimize, "curve_fit", diverge)
     r = ie.fit(int(ts[-1]))
     assert not r.ok and r.reason.startswith("curve_fit failed: Optimal parameters not found")
     assert (r.A, r.k) == ie.estimate
 
-    monkeypatch.setattr(est, "curve_fit", lambda *a, **kw: (np.array([2.0, -0.5]), None))
+    monkeypatch.setattr(scipy.optimize, "curve_fit", lambda *a, **kw: (np.array([2.0, -0.5]), None))
     r = ie.fit(int(ts[-1]))
     assert not r.ok and r.reason == "fit must give finite `A` > 0 and `k` > 0, got A=2.0 k=-0.5"
-    monkeypatch.setattr(est, "curve_fit", lambda *a, **kw: (np.array([np.inf, 1.0]), None))
+    infinite = (np.array([np.inf, 1.0]), None)
+    monkeypatch.setattr(scipy.optimize, "curve_fit", lambda *a, **kw: infinite)
     assert ie.fit(int(ts[-1])).reason.endswith("got A=inf k=1.0")
     assert ie.estimate is not None and good.ok
 
