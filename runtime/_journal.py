@@ -36,6 +36,7 @@ GENESIS = bytes(32)
 _sha256 = hashlib.sha256
 _new_row = tuple.__new__  # NamedTuple.__new__ runs Python code; this builds the same row in C
 _seq_of = operator.itemgetter(0)
+_env_seq = operator.attrgetter("seq")
 
 
 class JournalRow(NamedTuple):
@@ -228,7 +229,42 @@ class Journal:
         """
         self._chain(limit)
 
+    def mark(self, seq: int, /) -> None:
+        """Keep the head at `seq` (appended, maybe not chained yet) as `marked` when the chain
+        reaches it, so a snapshot can take its head without hashing the backlog at once."""
+        if seq < self.last_seq:
+            raise ValueError(f"cannot mark seq {seq}: the chain is already at {self.last_seq}")
+        if seq == self.last_seq:
+            self.marked = (seq, self._head)
+        else:
+            self._mark = seq
+
+    _mark = 0
+    marked: tuple[int, bytes] | None = None
+    """`(seq, head)` of the last `mark` the chain reached; the taker clears it."""
+
     def _chain(self, limit: int | None = None) -> None:
+        """Encode, hash and row every queued envelope (at most `limit`), in order.
+
+        A pending `mark` splits the work where the chain reaches it, to note the head there.
+        """
+        mark = self._mark
+        if mark:
+            pending = self._pending
+            upto = bisect.bisect_right(pending, mark, self._done, len(pending), key=_env_seq)
+            before = upto - self._done
+            if limit is None or before <= limit:
+                if before:
+                    self._chain_some(before)
+                self._mark = 0
+                self.marked = (mark, self._head)
+                if limit is not None:
+                    limit -= before
+                    if not limit:
+                        return
+        self._chain_some(limit)
+
+    def _chain_some(self, limit: int | None = None) -> None:
         """Encode, hash and row every queued envelope (at most `limit`), in order."""
         pending = self._pending
         if not pending:

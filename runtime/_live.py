@@ -472,13 +472,25 @@ class LiveKernel(KernelBase):
 
     def _request_snapshot(self) -> None:
         if self._pending_snapshot is None and self.journal is not None:
-            self._pending_snapshot = (self.capture(), self.journal.head)
+            # The head at the snapshot's seq comes from the writer's chaining (`mark`), not from
+            # `journal.head` here: that would hash the whole backlog at once on the loop, which
+            # was a 10-20 ms stall every snapshot under a flood.
+            snap = self.capture()
+            self.journal.mark(snap.seq)
+            self._pending_snapshot = (snap, None)
             self._kick_writer()
 
     async def _save_snapshot(self) -> None:
-        snap, head = self._pending_snapshot
+        snap, _ = self._pending_snapshot
         self._pending_snapshot = None
         assert self._store is not None
+        journal = self.journal
+        assert journal is not None
+        marked = journal.marked
+        if marked is None or marked[0] != snap.seq:  # rows up to it are durable: it was chained
+            raise AssertionError(f"no journal head marked at snapshot seq {snap.seq}: {marked}")
+        journal.marked = None
+        head = marked[1]
         with anyio.CancelScope(shield=True):
             await self._store.save_snapshot(
                 Snapshot(

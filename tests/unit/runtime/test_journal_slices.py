@@ -52,6 +52,39 @@ def test_slicing_changes_neither_the_chain_nor_the_rows(plan: list[Step], level:
         assert verify_rows("r", sliced[0]).head == sliced[1]  # type: ignore[arg-type]
 
 
+
+@settings(max_examples=150, deadline=None)
+@given(plan=steps, level=st.sampled_from(["full", "inputs"]), at=st.integers(0, 200))
+def test_a_mark_gives_the_head_at_its_seq_however_the_chain_is_sliced(
+    plan: list[Step], level: str, at: int
+) -> None:
+    """A snapshot's head comes from `mark`: it must be the head of the chain up to that seq."""
+    total = sum(n for n, *_ in plan)
+    if total == 0:
+        return
+    mark_at = min(at, total - 1) + 1  # a seq that will be appended
+    journal = Journal(level=level, checkpoint_every=7)  # type: ignore[arg-type]
+    reference = Journal(level=level, checkpoint_every=7)  # type: ignore[arg-type]
+    seq = 0
+    marked_once = False
+    for n, inp, op, k in plan:
+        for _ in range(n):
+            seq += 1
+            env = Envelope(seq, seq, "src", Ping(n=seq), "", "", 0, inp)
+            journal.append(env)
+            if seq <= mark_at:
+                reference.append(env)
+            if seq == mark_at and not marked_once:
+                journal.mark(mark_at)
+                marked_once = True
+        if op == "chain" and k is not None:
+            journal.chain(k)
+        elif op == "take":
+            journal.take_batch(k)
+    journal.take_batch()
+    assert journal.marked == (mark_at, reference.head)
+
+
 @pytest.mark.anyio
 async def test_the_writer_hashes_a_backlog_in_slices_and_lets_the_loop_turn() -> None:
     store = MemoryStore()
@@ -82,3 +115,14 @@ async def test_the_writer_hashes_a_backlog_in_slices_and_lets_the_loop_turn() ->
     stored = [row async for page in store.read("r") for row in page]
     assert [r.seq for r in stored] == list(range(1, backlog + 1))
     assert verify_rows("r", stored).head == kernel.journal.head
+
+
+def test_a_mark_at_the_chained_head_is_noted_at_once_and_one_behind_it_is_refused() -> None:
+    journal = Journal(level="full")
+    for seq in (1, 2, 3):
+        journal.append(Envelope(seq, seq, "src", Ping(n=seq), "", "", 0, True))
+    head = journal.head  # chains all three
+    journal.mark(3)
+    assert journal.marked == (3, head)
+    with pytest.raises(ValueError, match="already at 3"):
+        journal.mark(2)
