@@ -56,6 +56,31 @@ def init_worker(level: str) -> None:
     gc.set_threshold(_app.GC_GEN0_THRESHOLD, gen1, gen2)
 
 
+def metrics_of(kernel: Any, strategy: str, /, *, source: str) -> tuple[list[Any], dict[str, Any]]:
+    """Return a finished backtest's reports and `strategy`'s metrics (`metrics.json`) as a dict.
+
+    Raises `ConfigError` naming `source` when no `performance` agent followed the strategy.
+    """
+    cell = kernel.cells.get(_app.REPORTS)
+    reports: list[Any] = list(getattr(cell.actor, "reports", ())) if cell is not None else []
+    metrics = next(
+        (
+            r
+            for r in reports
+            if type(r).artifact == "metrics.json" and getattr(r, "strategy", None) == strategy
+        ),
+        None,
+    )
+    if metrics is None:
+        raise ConfigError(
+            f"{source}: no metrics report for `{strategy}` (a `performance` agent following it)"
+            f" - at `$.agents`"
+        )
+    data = msgspec.to_builtins(metrics)
+    data.pop("type", None)
+    return reports, data
+
+
 def run_task(task: RunTask, /) -> RunResult:
     """Run `task` in this process and return its result."""
     started = time.perf_counter()
@@ -64,24 +89,8 @@ def run_task(task: RunTask, /) -> RunResult:
     kernel = _app.build_sim(cfg, source=task.backtest, run_id=run_id, sink=None, level="off")
     kernel.run_to_end()
     secs = time.perf_counter() - started
-    cell = kernel.cells.get(_app.REPORTS)
-    reports: list[Any] = list(getattr(cell.actor, "reports", ())) if cell is not None else []
-    metrics = next(
-        (
-            r
-            for r in reports
-            if type(r).artifact == "metrics.json" and getattr(r, "strategy", None) == task.strategy
-        ),
-        None,
-    )
-    if metrics is None:
-        raise ConfigError(
-            f"{task.backtest}: no metrics report for `{task.strategy}` (a `performance` agent "
-            f"following it) - at `$.agents`"
-        )
+    reports, data = metrics_of(kernel, task.strategy, source=task.backtest)
     denied = next((getattr(r, "denied", None) for r in reports if hasattr(r, "denied")), None)
-    data = msgspec.to_builtins(metrics)
-    data.pop("type", None)
     return RunResult(
         key=task.key,
         metrics=data,

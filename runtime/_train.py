@@ -33,7 +33,7 @@ import msgspec
 
 from runtime import _app
 from runtime._analysis_config import ns_to_iso
-from runtime._analysis_runs import window_overrides
+from runtime._analysis_runs import metrics_of, window_overrides
 from runtime._errors import ConfigError, KineticError
 from runtime._journal import JournalRow
 from runtime._train_config import TrainConfig
@@ -191,23 +191,7 @@ def run_variant(
     )  # fmt: skip
     kernel.run_to_end(progress=None if progress is None else lambda i, n, _: progress(i, n))
     secs = time.perf_counter() - started
-    cell = kernel.cells.get(_app.REPORTS)
-    reports: list[Any] = list(getattr(cell.actor, "reports", ())) if cell is not None else []
-    metrics = next(
-        (
-            r
-            for r in reports
-            if type(r).artifact == "metrics.json" and getattr(r, "strategy", None) == cfg.strategy
-        ),
-        None,
-    )
-    if metrics is None:
-        raise ConfigError(
-            f"{cfg.backtest}: no metrics report for `{cfg.strategy}` (a `performance` agent "
-            f"following it) - at `$.agents`"
-        )
-    data = msgspec.to_builtins(metrics)
-    data.pop("type", None)
+    reports, data = metrics_of(kernel, cfg.strategy, source=str(cfg.backtest))
     files = _app.artifacts(kernel, reports)
     return EngineRun(
         variant=variant,
