@@ -14,11 +14,10 @@ config, a swept value that does not build), 1 when a run failed.
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 import msgspec
@@ -47,16 +46,12 @@ from runtime._analysis_report import (
     summary_tables,
 )
 from runtime._analysis_runs import RunKey, RunResult
+from runtime._cli_common import fail as _fail
 from runtime._errors import ConfigError, KineticError
 from runtime.logging import configure_logging, get_logger
 
 if TYPE_CHECKING:
     from runtime.cli import _Ctx
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"kinetic: {message}", err=True)
-    sys.exit(code)
 
 
 @click.command("analyze")

@@ -20,13 +20,14 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import click
 import msgspec
 
 from runtime._app import ADAPTERS, load_kind
+from runtime._cli_common import fail as _fail
 from runtime._errors import ConfigError, KineticError
 from runtime.config import KineticConfig
 
@@ -39,11 +40,6 @@ SYNC_KIND = "candle_sync"
 GAPS_SHOWN = 20
 """Gaps listed per series in the table output unless `--limit` says otherwise."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"kinetic: {message}", err=True)
-    sys.exit(code)
 
 
 def _iso_ns(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 import click
@@ -38,6 +38,7 @@ import msgspec
 
 from runtime import _app
 from runtime._audit import find_problem
+from runtime._cli_common import fail as _fail
 from runtime._errors import ConfigError, JournalBrokenError, KineticError
 from runtime._journal import RunInfo, Store, verify_rows
 from runtime._ledger import Ledger
@@ -67,11 +68,6 @@ class Rebuilt(NamedTuple):
     """The books, with a complete `LedgerHistory`."""
     marks: dict[str, Decimal]
     """The keeper's last marks (instrument -> price), for equity."""
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"kinetic: {message}", err=True)
-    sys.exit(code)
 
 
 def _iso(ns: int, /) -> str:

@@ -11,15 +11,15 @@ input (the config, a trainer param), 1 when a run failed.
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 import msgspec
 
+from runtime._cli_common import fail as _fail
 from runtime._errors import ConfigError, KineticError
 from runtime._train import (
     EngineRun,
@@ -35,11 +35,6 @@ from runtime.logging import configure_logging, get_logger
 
 if TYPE_CHECKING:
     from runtime.cli import _Ctx
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"kinetic: {message}", err=True)
-    sys.exit(code)
 
 
 @click.command("train")

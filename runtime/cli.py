@@ -23,6 +23,7 @@ import click
 import msgspec
 
 from runtime import _app
+from runtime._cli_common import fail as _fail
 from runtime._errors import ActorEscalatedError, KineticError
 from runtime._journal import Store, verify_rows
 from runtime._kernel_messages import Resumed, TradingStateChanged
@@ -59,11 +60,6 @@ class _Ctx:
         fmt = self.log_format if self.log_format != "auto" else cfg.log.format
         configure_logging(level=level, fmt=fmt)  # type: ignore[arg-type]
         return cfg, str(path) if path is not None else "<defaults>"
-
-
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"kinetic: {message}", err=True)
-    sys.exit(code)
 
 
 config_option = click.option(
