@@ -31,7 +31,7 @@ from typing import Any
 import msgspec
 
 from runtime import _app
-from runtime._analysis_config import AnalyzeConfig
+from runtime._analysis_config import AnalyzeConfig, name_index
 from runtime._analysis_runs import RunKey, RunResult, RunTask, init_worker, run_task
 from runtime._analysis_runs import window_overrides as _window
 from runtime._analysis_splits import live_window, walk_forward
@@ -105,12 +105,8 @@ class Plan:
         }
 
     def _index(self, names: list[str], name: str, key: str, what: str) -> int:
-        if name not in names:
-            raise ConfigError(
-                f"{self.source}: `{key}` names {what} `{name}`, which {self.cfg.backtest} does "
-                f"not have (it has: {', '.join(names) or 'none'}) - at `$.{key}`"
-            )
-        return names.index(name)
+        return name_index(names, name, key=key, what=what, source=self.source,
+                          backtest=self.cfg.backtest)  # fmt: skip
 
     def validate(self) -> None:
         """Build the backtest once per swept value, so a bad value fails before any run."""

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta
 
+from runtime._errors import ConfigError
 from runtime.config import (
     ConfigBase,
     NonEmptyStr,
@@ -183,6 +184,19 @@ class AnalyzeConfig(ConfigBase, frozen=True, kw_only=True):
         for values in self.sweep.values():
             n *= len(values)
         return n
+
+
+def name_index(
+    names: list[str], name: str, /, *, key: str, what: str, source: str, backtest: str
+) -> int:
+    """Return where `name` (the `key` of a config at `source`) stands among `backtest`'s agents
+    or adapters (`what`); a `ConfigError` that lists the names it has when it is not there."""
+    if name not in names:
+        raise ConfigError(
+            f"{source}: `{key}` names {what} `{name}`, which {backtest} does not have (it has: "
+            f"{', '.join(names) or 'none'}) - at `$.{key}`"
+        )
+    return names.index(name)
 
 
 def load_analyze_config(path: str | Path, /) -> AnalyzeConfig:

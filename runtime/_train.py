@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from runtime import _app
-from runtime._analysis_config import ns_to_iso
+from runtime._analysis_config import name_index, ns_to_iso
 from runtime._analysis_runs import metrics_of, window_overrides
 from runtime._errors import ConfigError, KineticError
 from runtime._journal import JournalRow
@@ -82,12 +82,8 @@ class TrainPlan:
             raise ConfigError(f"{source}: {exc}") from exc
 
     def _index(self, names: list[str], name: str, key: str, what: str) -> int:
-        if name not in names:
-            raise ConfigError(
-                f"{self.source}: `{key}` names {what} `{name}`, which {self.cfg.backtest} does "
-                f"not have (it has: {', '.join(names) or 'none'}) - at `$.{key}`"
-            )
-        return names.index(name)
+        return name_index(names, name, key=key, what=what, source=self.source,
+                          backtest=self.cfg.backtest)  # fmt: skip
 
     def bars(self, start_ns: int, end_ns: int, /) -> list[Any]:
         """Return the bars stamped in `[start_ns, end_ns)`, read by the backtest's own feed."""

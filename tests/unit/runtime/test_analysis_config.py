@@ -68,3 +68,22 @@ def test_bad_input_names_the_key(tmp_path: Path, edit: tuple[str, str], message:
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such config file"):
         load_analyze_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (('strategy = "mm"', 'strategy = "mmm"'), "`strategy` names agent `mmm`, which"),
+        (('feed = "candles"', 'feed = "bars"'), "`feed` names adapter `bars`, which"),
+    ],
+)
+def test_a_strategy_or_feed_the_backtest_lacks_is_named_with_what_it_has(
+    tmp_path: Path, edit: tuple[str, str], message: str
+) -> None:
+    from runtime._analysis import Plan
+
+    text = GOOD.replace("config/mm_binance.toml", str(REPO / "config" / "mm_binance.toml"))
+    path = write(tmp_path, text.replace(*edit))
+    with pytest.raises(ConfigError, match=r"\(it has: .*\) - at `\$\.") as err:
+        Plan(load_analyze_config(path), source=str(path))
+    assert message in str(err.value) and str(path) in str(err.value)
