@@ -33,27 +33,11 @@ import numpy as np
 from agents.ml.bar_quotes import BarQuoterConfig
 from agents.ml.qlearning import QLearner
 from agents.ml.rl import ActionGrid, RegimeBins
-from agents.ml.screen import BarArrays, Books, VenueTerms
+from agents.ml.screen import BarArrays, Books, VenueTerms, ewma_var
 
 YEAR_SECS = 365 * 24 * 3600
 _LOT = 10.0**8
 """Quantities are integers of 1e-8, as the screen and the venue count them."""
-
-
-def ewma_var(close_f: Sequence[float], /, *, lam: float) -> list[float]:
-    """Return the quoter's EWMA variance after each close (`BarQuoter.observe`, bitwise)."""
-    out = []
-    prev: float | None = None
-    var = 0.0
-    one_minus = 1.0 - lam
-    log = math.log
-    for c in close_f:
-        if prev is not None:
-            r = log(c / prev)
-            var = lam * var + one_minus * r * r
-        prev = c
-        out.append(var)
-    return out
 
 
 def signed_efficiency(ticks: np.ndarray, /, *, bars: int) -> np.ndarray:

@@ -97,22 +97,33 @@ def bar_arrays(bars: Iterable[Bar], /, *, tick: Decimal) -> BarArrays:
     )  # fmt: skip
 
 
-def ewma_sigma(close_f: np.ndarray, /, *, lam: float, warmup: int) -> np.ndarray:
-    """Return `sp = c * sqrt(var)` per bar (NaN before `warmup` returns), as `BarQuoter` does.
-
-    A Python loop on purpose: `math.log` and the model's operation order, so every value is
-    bitwise the model's (numpy's vectorized log may differ in the last bit, which moves a tick).
-    """
-    out = np.full(len(close_f), np.nan)
+def ewma_var(close_f: Sequence[float], /, *, lam: float) -> list[float]:
+    """Return the quoter's EWMA variance after each close (`BarQuoter.observe`, bitwise)."""
+    out = []
     prev: float | None = None
     var = 0.0
     one_minus = 1.0 - lam
-    log, sqrt = math.log, math.sqrt
-    for i, c in enumerate(close_f.tolist()):
+    log = math.log
+    for c in close_f:
         if prev is not None:
             r = log(c / prev)
             var = lam * var + one_minus * r * r
         prev = c
+        out.append(var)
+    return out
+
+
+def ewma_sigma(close_f: np.ndarray, /, *, lam: float, warmup: int) -> np.ndarray:
+    """Return `sp = c * sqrt(var)` per bar (NaN before `warmup` returns), as `BarQuoter` does.
+
+    `ewma_var` is a Python loop on purpose: `math.log` and the model's operation order, so every
+    value is bitwise the model's (numpy's vectorized log may differ in the last bit, which moves
+    a tick).
+    """
+    closes = close_f.tolist()
+    out = np.full(len(closes), np.nan)
+    sqrt = math.sqrt
+    for i, (c, var) in enumerate(zip(closes, ewma_var(closes, lam=lam), strict=True)):
         if i >= warmup:
             out[i] = c * sqrt(var)
     return out
@@ -665,4 +676,5 @@ __all__ = [
     "VenueTerms",
     "bar_arrays",
     "ewma_sigma",
+    "ewma_var",
 ]
