@@ -40,9 +40,9 @@ from agents.execution.messages import (
 from agents.ml.avellaneda import AvellanedaStoikovConfig, quote
 from agents.ml.estimators import IntensityEstimator, IntensityState, SigmaEstimator, SigmaState
 from agents.ml.messages import IntensityFitFailed, QuoterReady, QuoteUpdate
-from agents.ml.trader import Trader, TraderConfig, TraderState
+from agents.ml.trader import Trader, TraderConfig, TraderState, in_force, note_trading_state
 from agents.risk.messages import OrderDenied
-from runtime import TimerFired, TradingStateChanged
+from runtime import TimerFired, TradingState, TradingStateChanged
 from runtime.config import PositiveFloat, PositiveInt
 
 __all__ = ["AsQuoter", "AsQuoterConfig", "AsQuoterState", "RestingQuote"]
@@ -52,7 +52,6 @@ REFIT = "as_quoter.refit"
 QUOTE = "as_quoter.quote"
 _NEVER = 2**62
 """`IntensityEstimator`'s own refit every N trades, turned off: the `refit_ms` timer refits."""
-_SEVERITY = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
 _ENDED = frozenset({"canceled", "filled", "rejected", "expired", "not_found"})
 
 
@@ -132,7 +131,7 @@ class AsQuoterState(TraderState, kw_only=True):
     quotes: int = 0
     bid: RestingQuote | None = None
     ask: RestingQuote | None = None
-    states: dict[str, str] = msgspec.field(default_factory=dict)
+    states: dict[str, TradingState] = msgspec.field(default_factory=dict)
     """Trading states other than ACTIVE in force for this strategy, by scope."""
 
 
@@ -418,17 +417,9 @@ class AsQuoter(Trader):
 
     def on_trading_state(self, msg: TradingStateChanged) -> None:
         p = self.params
-        mine = {"venue": p.venue, "instrument": p.instrument, "strategy": self.ctx.name}
-        if msg.scope == "global":
-            key = "global"
-        elif mine.get(msg.scope, self.ctx.name) == msg.target:
-            key = f"{msg.scope}:{msg.target}"
-        else:
-            return
-        if msg.state == "ACTIVE":
-            self.state.states.pop(key, None)
-        else:
-            self.state.states[key] = msg.state
+        note_trading_state(
+            self.state.states, msg, venue=p.venue, instrument=p.instrument, me=self.ctx.name
+        )
 
     def _in_force(self) -> int:
-        return max((_SEVERITY[s] for s in self.state.states.values()), default=0)
+        return in_force(self.state.states)

@@ -44,13 +44,12 @@ from agents.ml.campaign_logic import (
     next_level,
     order_for,
 )
-from agents.ml.trader import Trader, TraderConfig, TraderState
+from agents.ml.trader import Trader, TraderConfig, TraderState, in_force, note_trading_state
 from agents.risk.messages import DrawdownTierChanged, OrderDenied, OrderIntent
 from runtime import TradingState, TradingStateChanged
 from runtime.config import NonNegativeInt
 
 _ONE = Decimal(1)
-_SEVERITY: dict[str, int] = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
 
 
 class CampaignConfig(TraderConfig, frozen=True, kw_only=True):
@@ -124,23 +123,15 @@ class Campaign(Trader):
 
     def on_trading_state(self, msg: TradingStateChanged) -> None:
         p = self.params
-        mine = {"venue": p.venue, "instrument": p.instrument, "strategy": self.ctx.name}
-        if msg.scope == "global":
-            key = "global"
-        elif mine.get(msg.scope, self.ctx.name) == msg.target:  # `actor`: this actor's name
-            key = f"{msg.scope}:{msg.target}"
-        else:
-            return
-        if msg.state == "ACTIVE":
-            self.state.states.pop(key, None)
-        else:
-            self.state.states[key] = msg.state
+        note_trading_state(
+            self.state.states, msg, venue=p.venue, instrument=p.instrument, me=self.ctx.name
+        )
 
     def on_tier(self, msg: DrawdownTierChanged) -> None:
         self.state.multiplier = msg.size_multiplier
 
     def _in_force(self) -> int:
-        return max((_SEVERITY[s] for s in self.state.states.values()), default=0)
+        return in_force(self.state.states)
 
     def on_denied(self, msg: OrderDenied) -> None:
         super().on_denied(msg)

@@ -16,6 +16,7 @@ its own client id, so one corr never chains a strategy's orders together.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Literal
 
@@ -31,10 +32,43 @@ from agents.execution.messages import (
     VenueEvent,
 )
 from agents.risk.messages import OrderDenied, OrderIntent
-from runtime import Actor, ConfigBase
+from runtime import Actor, ConfigBase, TradingState, TradingStateChanged
 
 ZERO = Decimal(0)
 _ENDS = (OrderCanceled, OrderRejected, OrderExpired)
+
+
+SEVERITY: dict[str, int] = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
+
+
+def note_trading_state(
+    states: dict[str, TradingState],
+    msg: TradingStateChanged,
+    /,
+    *,
+    venue: str,
+    instrument: str,
+    me: str,
+) -> None:
+    """Keep in `states` (by scope key) the non-ACTIVE trading states that bind strategy `me`,
+    trading `instrument` on `venue`: global ones, and those whose target is its venue, its
+    instrument, its strategy name or (scope `actor`) its actor name."""
+    mine = {"venue": venue, "instrument": instrument, "strategy": me}
+    if msg.scope == "global":
+        key = "global"
+    elif mine.get(msg.scope, me) == msg.target:
+        key = f"{msg.scope}:{msg.target}"
+    else:
+        return
+    if msg.state == "ACTIVE":
+        states.pop(key, None)
+    else:
+        states[key] = msg.state
+
+
+def in_force(states: Mapping[str, str], /) -> int:
+    """Return the severest state in `states`: 0 ACTIVE, 1 REDUCING, 2 HALTED."""
+    return max((SEVERITY[s] for s in states.values()), default=0)
 
 
 class TraderConfig(ConfigBase, frozen=True, kw_only=True):
