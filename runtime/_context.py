@@ -76,13 +76,26 @@ class Context:
 
     def publish(self, msg: Message, /, *, corr: str | None = None) -> None:
         """Publish `msg` to every subscriber of its type (and key)."""
-        self._put(msg, "", corr)
+        env = self.current
+        if env is None:
+            self._emit(self.name, msg, "", corr or "", 0, self._kernel.now_ns())
+            return
+        k = self._sim
+        if k is None or k._diverted:
+            self._emit(self.name, msg, "", env.corr if corr is None else corr, env.seq, env.ts)
+            return
+        # `SimKernel.emit_output`, inlined: a backtest emits every output through here.
+        seq = k.seq + 1
+        k.seq = seq
+        out = Envelope(seq, env.ts, self.name, msg, "", env.corr if corr is None else corr,
+                       env.seq, False)  # fmt: skip
+        journal = k.journal
+        if journal is not None:
+            journal.append(out)
+        k._ready.append(out)
 
     def send(self, dst: str, msg: Message, /, *, corr: str | None = None) -> None:
         """Send `msg` to the actor or adapter named `dst` only."""
-        self._put(msg, dst, corr)
-
-    def _put(self, msg: Message, dst: str, corr: str | None, /) -> None:
         env = self.current
         if env is None:
             self._emit(self.name, msg, dst, corr or "", 0, self._kernel.now_ns())
@@ -91,8 +104,7 @@ class Context:
         if k is None or k._diverted:
             self._emit(self.name, msg, dst, env.corr if corr is None else corr, env.seq, env.ts)
             return
-        # `SimKernel.emit_output`, inlined: a backtest emits every output through here.
-        seq = k.seq + 1
+        seq = k.seq + 1  # `SimKernel.emit_output`, inlined, as in `publish`
         k.seq = seq
         out = Envelope(seq, env.ts, self.name, msg, dst, env.corr if corr is None else corr,
                        env.seq, False)  # fmt: skip
