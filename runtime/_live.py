@@ -144,6 +144,7 @@ class LiveKernel(KernelBase):
                 return
         self._route(env)
 
+    _mailboxes: tuple[Mailbox, ...] = ()
     _held: list[Envelope] | None = None
     """While the actors start, what they emit waits here (see `_start_under`)."""
 
@@ -264,10 +265,19 @@ class LiveKernel(KernelBase):
         mb: Mailbox = cell.mailbox
         get = mb.get_nowait
         dispatch = self.dispatch
+        journal = self.journal
         n = 0
         while True:
             item = get()
             if item is None:
+                if journal is not None and journal.appended and not any(self._mailboxes):
+                    # The kernel went quiet: hash the backlog now, after the tasks this step
+                    # woke (an adapter sending an order) have run, rather than in the writer's
+                    # next batch, which would hold up whatever message is in flight then.
+                    await anyio.lowlevel.checkpoint()
+                    if journal.appended and not any(self._mailboxes):
+                        journal.chain(CHAIN_SLICE)
+                    continue
                 await mb.wait()
                 continue
             env, dropped = item
@@ -522,6 +532,7 @@ class LiveKernel(KernelBase):
                 await self.reconcile_pending()
                 if not self.started:
                     self.start_actors()
+                self._mailboxes = tuple(cell.mailbox for cell in self.cells.values())
                 for cell in self.cells.values():
                     tg.start_soon(self._actor_loop, cell)
                 # Inputs (timers, feeds) live in their own group: a stop cuts them off first.

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime import Envelope, Journal, LiveKernel, MemoryStore, RunInfo, verify_rows
+from runtime import ActorSpec, Envelope, Journal, LiveKernel, MemoryStore, RunInfo, verify_rows
 from runtime._live import CHAIN_SLICE
-from tests.unit.runtime.toy import Ping
+from tests.unit.runtime.toy import Forwarder, Ping, Sink
 
 # Each step appends `n` envelopes (inputs when `inp`), then chains `k` of the queue (0: none)
 # or takes a batch of at most `k` rows (None: take everything).
@@ -50,7 +50,6 @@ def test_slicing_changes_neither_the_chain_nor_the_rows(plan: list[Step], level:
     assert sliced == whole
     if level == "full":
         assert verify_rows("r", sliced[0]).head == sliced[1]  # type: ignore[arg-type]
-
 
 
 @settings(max_examples=150, deadline=None)
@@ -115,6 +114,45 @@ async def test_the_writer_hashes_a_backlog_in_slices_and_lets_the_loop_turn() ->
     stored = [row async for page in store.read("r") for row in page]
     assert [r.seq for r in stored] == list(range(1, backlog + 1))
     assert verify_rows("r", stored).head == kernel.journal.head
+
+
+@pytest.mark.anyio
+async def test_a_quiet_live_kernel_hashes_its_backlog_before_the_writer_wakes() -> None:
+    """One message at a time (a tick to an order), the hashing happens when the kernel goes
+    quiet, not in the writer's next batch, where it would hold up the next message."""
+    store = MemoryStore()
+    run = RunInfo(run_id="r", kernel="live", mode="paper", level="full", seed=0, config="{}")
+    await store.create_run(run)
+    kernel = LiveKernel(
+        store=store, journal=Journal(level="full"), run_id="r", flush_interval_ms=60_000
+    )
+    kernel.add_actor(ActorSpec("a", lambda: Forwarder("b")))
+    kernel.add_actor(ActorSpec("b", lambda: Forwarder("sink")))
+    sink = Sink()
+    kernel.add_actor(ActorSpec("sink", lambda: sink))
+    journal = kernel.journal
+    assert journal is not None
+    async with anyio.create_task_group() as tg:
+        started = anyio.Event()
+        tg.start_soon(lambda: kernel.run(started=started.set))
+        await started.wait()
+        while journal.buffered:  # the start-up rows, written at once
+            await anyio.lowlevel.checkpoint()
+        for _ in range(5):  # the writer goes back to its (long) wait
+            await anyio.lowlevel.checkpoint()
+        written = journal.durable_seq
+        for n in range(3):
+            await kernel.inject("feed", Ping(n=n), dst="a")
+            while len(sink.got) <= n:
+                await anyio.lowlevel.checkpoint()
+            for _ in range(5):
+                await anyio.lowlevel.checkpoint()
+            assert journal.appended == 0  # every envelope so far is hashed ...
+            assert journal.durable_seq == written < journal.last_seq  # ... and none written yet
+        kernel.request_stop("test done")
+    stored = [row async for page in store.read("r") for row in page]
+    assert verify_rows("r", stored).head == journal.head
+    assert [msg.n for *_, msg in sink.got] == [2, 3, 4]
 
 
 def test_a_mark_at_the_chained_head_is_noted_at_once_and_one_behind_it_is_refused() -> None:
