@@ -23,6 +23,15 @@ JSON_KEYS = ("name", "value", "unit", "baseline", "ratio", "goal", "met")
 """The keys `--json` prints, in this order."""
 
 
+def daemon_loop() -> dict[str, Any]:
+    """Return `anyio.run`'s backend options for the event loop a default daemon runs on, so the
+    live benchmarks (ours and their baselines alike) measure what `kinetic run` does."""
+    from runtime._app import loop_options
+    from runtime.config import KernelConfig
+
+    return loop_options(KernelConfig().event_loop)
+
+
 def figure(
     name: str,
     value: float,

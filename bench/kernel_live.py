@@ -36,7 +36,7 @@ import pykka
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from bench._chain import DELIVERIES_PER_INPUT, FEED, HOPS, Last, Ping, add_chain
-from bench._measure import Figure, best_rates_async, figure, percentile
+from bench._measure import Figure, best_rates_async, daemon_loop, figure, percentile
 from runtime import Journal, LiveKernel, MemoryStore, RunInfo
 
 MAILBOX = 1_024
@@ -327,5 +327,5 @@ async def _measure(quick: bool) -> list[Figure]:
 
 def run(quick: bool) -> list[Figure]:
     """Measure the live kernel's throughput and latency against their baselines."""
-    figures: list[Figure] = anyio.run(_measure, quick)
+    figures: list[Figure] = anyio.run(_measure, quick, backend_options=daemon_loop())
     return figures

@@ -29,7 +29,7 @@ from agents.execution.actor import Execution
 from agents.execution.messages import SubmitOrder
 from agents.risk.actor import RiskGate, RiskGateConfig
 from agents.risk.messages import OrderIntent
-from bench._measure import Figure, figure, percentile
+from bench._measure import Figure, daemon_loop, figure, percentile
 from bench.kernel_live import MAILBOX, AnyioChain, _Msg
 from bench.risk import FULL
 from runtime import Actor, ActorSpec, Journal, LiveKernel, MemoryStore, RunInfo
@@ -129,7 +129,8 @@ async def latencies(samples: int, warmup: int) -> tuple[list[float], list[float]
 
 def run(quick: bool) -> list[Figure]:
     """Time ticks to orders through the live kernel against the bare anyio chain."""
-    ours, bare = anyio.run(latencies, 500 if quick else 3_000, 100 if quick else 300)
+    ours, bare = anyio.run(latencies, 500 if quick else 3_000, 100 if quick else 300,
+                           backend_options=daemon_loop())  # fmt: skip
     note = f"{len(ours):,} ticks, each through strategy, risk (every rule), execution, venue"
     return [
         figure("tick_to_order.p50_us", percentile(ours, 50), "µs",

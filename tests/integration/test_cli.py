@@ -190,6 +190,15 @@ def test_run_port_flag_places_the_control_api(tmp_path: Path) -> None:
     assert d.stop() == 0
 
 
+@pytest.mark.parametrize(("choice", "expected"), [("auto", "uvloop"), ("asyncio", "asyncio")])
+def test_run_picks_the_configured_event_loop(tmp_path: Path, choice: str, expected: str) -> None:
+    cfg = daemon_config(tmp_path, counter_path=tmp_path / "effects.log")
+    d = Daemon(cfg, tmp_path / "var", env={"KINETIC_KERNEL__EVENT_LOOP": choice})
+    started = d.wait_for("runtime_started")
+    assert started["event_loop"] == expected
+    assert d.stop() == 0
+
+
 def test_as_paper_backtest_reports_the_papers_finding(tmp_path: Path) -> None:
     env = {"KINETIC_AGENTS__0__PARAMS__PATHS": "200"}
     proc = kinetic(

@@ -424,3 +424,26 @@ def test_loading_registers_secrets_with_logging() -> None:
     finally:
         structlog.reset_defaults()
     assert "pw-registered-42" not in stream.getvalue()
+
+
+def test_event_loop_uvloop_without_uvloop_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from runtime._app import loop_options
+
+    assert loop_options("asyncio") == {}
+    assert loop_options("auto") == {"use_uvloop": True}  # installed with Kinetic here
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else real(name, *a)
+    )
+    assert loop_options("auto") == {}
+    expected = r"run\.toml: uvloop is not installed.*\$\.kernel\.event_loop"
+    with pytest.raises(ConfigError, match=expected):
+        loop_options("uvloop", source="run.toml")
+
+
+def test_event_loop_must_be_a_known_choice(write: Any) -> None:
+    path = write('[kernel]\nevent_loop = "trio"\n')
+    with pytest.raises(ConfigError, match=r"x\.toml.*\$\.kernel\.event_loop"):
+        load_config(path)
