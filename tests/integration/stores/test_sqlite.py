@@ -112,6 +112,36 @@ async def test_append_in_chunks_and_tail(sqlite_store: SqliteStore) -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("count", [1, 300, 600])
+async def test_blobs_and_a_missing_prev_are_stored_as_blob_and_null(
+    sqlite_store: SqliteStore, count: int
+) -> None:
+    # `append` binds blobs as bytearrays and a missing prev as 0 (the cheap way for sqlite3);
+    # the file must hold what binding bytes and None would: BLOBs, empty ones too, and NULL.
+    run = run_info()
+    await sqlite_store.create_run(run)
+    prevs = [None, b"", b"\x01" * 32]
+    rows = [
+        journal_row(s, prev=prevs[s % 3])._replace(data=b"" if s % 5 == 0 else bytes([s % 256]))
+        for s in range(1, count + 1)
+    ]
+    rows[0] = rows[0]._replace(hash=b"")
+    all_none = [journal_row(s) for s in range(count + 1, 2 * count + 1)]  # prev=None: one path
+    await sqlite_store.append(run.run_id, rows)
+    await sqlite_store.append(run.run_id, all_none)
+    assert await read_all(sqlite_store, run.run_id, batch=5000) == [rows + all_none]
+    with sqlite3.connect(sqlite_store.path) as reader:
+        stored = reader.execute(
+            "SELECT seq, typeof(prev), typeof(hash), typeof(data) FROM journal WHERE run_id = ? "
+            "ORDER BY seq",
+            (run.run_id,),
+        ).fetchall()
+    assert stored == [
+        (r.seq, "null" if r.prev is None else "blob", "blob", "blob") for r in rows + all_none
+    ]
+
+
+@pytest.mark.anyio
 async def test_errors_name_the_file_and_chain_the_cause(sqlite_store: SqliteStore) -> None:
     run = run_info()
     await sqlite_store.create_run(run)
