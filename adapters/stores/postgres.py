@@ -56,7 +56,9 @@ CREATE TABLE IF NOT EXISTS {s}.journal (
     data   bytea NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
-CREATE INDEX IF NOT EXISTS journal_by_type ON {s}.journal (run_id, type, seq);
+CREATE INDEX IF NOT EXISTS journal_by_type_key ON {s}.journal
+    (hashtextextended(type, hashtext(run_id)), seq) WITH (deduplicate_items = off);
+DROP INDEX IF EXISTS {s}.journal_by_type;
 CREATE INDEX IF NOT EXISTS journal_by_corr ON {s}.journal (run_id, corr, seq)
     WHERE corr IS NOT NULL;
 CREATE INDEX IF NOT EXISTS journal_by_operator ON {s}.journal (run_id, seq)
@@ -78,6 +80,23 @@ _RUN_COLUMNS = "run_id, kernel, mode, level, seed, config, created_ns, status"
 _ROW_COLUMNS = "seq, ts, kind, type, src, corr, prev, hash, data"
 _ROW_SELECT = "seq, ts, kind, type, src, coalesce(corr, ''), prev, hash, data"
 _COPY_COLUMNS = ("run_id", *_ROW_COLUMNS.split(", "))
+# `journal_by_type_key` orders rows by a 64-bit hash of (run, type), then seq: two int8 to compare
+# per key instead of two texts and an int8 behind them. In `bench stores` the text index
+# (run_id, type, seq) cost the server as much per row as the heap and the primary key together,
+# the hashed one half that or less. `query` names the same expression, so a type filter is one
+# index range; it also compares run_id and type, so a hash collision costs a filtered row, never
+# a wrong one. Every key is distinct (seq), hence no deduplication pass on a full page. Stores
+# made with the text index `journal_by_type` get the new one on their next `open`.
+# The planner judges the heap reads of an index scan by how the index's first column follows the
+# heap order, and a hash does not, so it shuns the scan that stops after `limit` rows: given
+# `run_id = $1` it walks the primary key and filters by type whenever it cannot see that the
+# type is rare (several types, a generic plan), reading the whole run to find a rare one; or it
+# collects every row of a common type by bitmap and sorts them to keep the first `limit`. So a
+# type query spells its run term `(run_id = $1) IS TRUE`, the same test for a NOT NULL column,
+# which no index can use, and runs with `_TYPE_SCAN`: the type index's ordered scan is then the
+# one plan left.
+_TYPE_KEY = "hashtextextended(type, hashtext(run_id))"
+_TYPE_SCAN = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off"
 # `query` serves a src prefix under `operator:` from the partial index `journal_by_operator`:
 # operator rows are rare, so it costs appends next to nothing. The planner uses a partial index
 # only when it can prove the index's predicate from the query, hence the literal term (a
@@ -272,10 +291,12 @@ class PostgresStore:
                     "journal",
                     schema_name=self._schema,
                     columns=_COPY_COLUMNS,
-                    records=[
+                    # A generator, not a list: asyncpg encodes and sends while it iterates, so
+                    # the server starts on the first rows while the last are still tuples.
+                    records=(
                         (run_id, seq, ts, kind, type_, src, corr or None, prev, hash_, data)
                         for seq, ts, kind, type_, src, corr, prev, hash_, data in rows
-                    ],
+                    ),
                 )
 
     async def read(
@@ -321,50 +342,31 @@ class PostgresStore:
     ) -> list[JournalRow]:
         """Return one page of the rows of `run_id` that match every filter (see `Store.query`).
 
-        One statement: a type filter reads `journal_by_type`, a corr filter `journal_by_corr`,
+        One statement: a type filter reads `journal_by_type_key`, a corr filter `journal_by_corr`,
         an `operator:` src prefix `journal_by_operator`, anything else the primary key. Several
         types are one index range each (a LATERAL join over the array), every one cut at `limit`,
-        so a page never sorts more than `limit` rows per type.
+        so a page never sorts more than `limit` rows per type. A type filter's statement runs in
+        a read-only transaction that leaves the planner the type index's scan only (`_TYPE_KEY`).
         """
         tags = check_query(types, limit)
-        params: list[object] = []
-
-        def bind(value: object) -> str:
-            params.append(value)
-            return f"${len(params)}"
-
-        where = [f"run_id = {bind(run_id)}", f"seq > {bind(after_seq)}", "kind <> 'ck'"]
-        if before_seq is not None:
-            where.append(f"seq < {bind(before_seq)}")
-        if corr == "":
-            where.append("corr IS NULL")  # stored so: see `append`
-        elif corr is not None:
-            where.append(f"corr = {bind(corr)}")
-        if src_prefix:
-            if src_prefix.startswith(_OPERATOR_PREFIX):
-                where.append(_OPERATOR_TERM)
-            # starts_with compares characters as they are: `%` and `_` in the prefix are literal.
-            where.append(f"starts_with(src, {bind(src_prefix)})")
-        order = "seq DESC" if newest_first else "seq"
-        top = bind(limit)
-        journal = f"{quote_ident(self._schema)}.journal"
-        if len(tags) > 1:
-            where.append("type = t.tag")
-            sql = (
-                f"SELECT r.* FROM unnest({bind(list(tags))}::text[]) AS t(tag) CROSS JOIN LATERAL "
-                f"(SELECT {_ROW_SELECT} FROM {journal} WHERE {' AND '.join(where)} "
-                f"ORDER BY {order} LIMIT {top}) AS r ORDER BY r.{order} LIMIT {top}"
-            )
-        else:
-            if tags:
-                where.append(f"type = {bind(tags[0])}")
-            sql = (
-                f"SELECT {_ROW_SELECT} FROM {journal} WHERE {' AND '.join(where)} "
-                f"ORDER BY {order} LIMIT {top}"
-            )
+        sql, params = self._query_sql(
+            run_id,
+            tags,
+            corr=corr,
+            src_prefix=src_prefix,
+            after_seq=after_seq,
+            before_seq=before_seq,
+            limit=limit,
+            newest_first=newest_first,
+        )
         pool = self._require_pool()
         with self._failing(f"query run `{run_id}`"):
-            records = await pool.fetch(sql, *params)
+            if not _reads_type_index(tags, corr, src_prefix):
+                records = await pool.fetch(sql, *params)
+            else:
+                async with pool.acquire() as conn, conn.transaction(readonly=True):
+                    await conn.execute(_TYPE_SCAN)
+                    records = await conn.fetch(sql, *params)
         return list(map(JournalRow._make, records))
 
     async def save_snapshot(self, snapshot: Snapshot, /) -> None:
@@ -396,6 +398,65 @@ class PostgresStore:
         seq, head, data = record
         return Snapshot(run_id=run_id, seq=seq, head=head, data=data)
 
+    def _query_sql(
+        self,
+        run_id: str,
+        tags: tuple[str, ...],
+        /,
+        *,
+        corr: str | None,
+        src_prefix: str | None,
+        after_seq: int,
+        before_seq: int | None,
+        limit: int,
+        newest_first: bool,
+    ) -> tuple[str, list[object]]:
+        """Return the statement of one `query` and its parameters."""
+        params: list[object] = []
+
+        def bind(value: object) -> str:
+            params.append(value)
+            return f"${len(params)}"
+
+        run = bind(run_id)
+        where = [
+            # Not a term the primary key can use when the type index must serve: see `_TYPE_KEY`.
+            f"(run_id = {run}) IS TRUE"
+            if _reads_type_index(tags, corr, src_prefix)
+            else f"run_id = {run}",
+            f"seq > {bind(after_seq)}",
+            "kind <> 'ck'",
+        ]
+        if before_seq is not None:
+            where.append(f"seq < {bind(before_seq)}")
+        if corr == "":
+            where.append("corr IS NULL")  # stored so: see `append`
+        elif corr is not None:
+            where.append(f"corr = {bind(corr)}")
+        if src_prefix:
+            if src_prefix.startswith(_OPERATOR_PREFIX):
+                where.append(_OPERATOR_TERM)
+            # starts_with compares characters as they are: `%` and `_` in the prefix are literal.
+            where.append(f"starts_with(src, {bind(src_prefix)})")
+        order = "seq DESC" if newest_first else "seq"
+        top = bind(limit)
+        journal = f"{quote_ident(self._schema)}.journal"
+        if len(tags) > 1:
+            where += _type_terms("t.tag", run)
+            sql = (
+                f"SELECT r.* FROM unnest({bind(list(tags))}::text[]) AS t(tag) CROSS JOIN LATERAL "
+                f"(SELECT {_ROW_SELECT} FROM {journal} WHERE {' AND '.join(where)} "
+                f"ORDER BY {order} LIMIT {top}) AS r ORDER BY r.{order} LIMIT {top}"
+            )
+        else:
+            if tags:
+                where += _type_terms(bind(tags[0]), run)
+            sql = (
+                f"SELECT {_ROW_SELECT} FROM {journal} WHERE {' AND '.join(where)} "
+                f"ORDER BY {order} LIMIT {top}"
+            )
+        return sql, params
+
     async def _execute_raw(self, sql: str, /) -> None:
         """Run one SQL statement with the store's schema first on the search path.
 
@@ -420,6 +481,27 @@ class PostgresStore:
             yield
         except _FAILURES as exc:
             raise StoreBrokenError(f"{self._where} failed to {what}: {exc}") from exc
+
+
+def _reads_type_index(types: Sequence[str], corr: str | None, src_prefix: str | None, /) -> bool:
+    """Return whether `journal_by_type_key` serves a query (see `_TYPE_KEY`).
+
+    It does for a type filter, unless a corr or an operator filter is there too: their indexes
+    hold fewer rows.
+    """
+    operator = src_prefix is not None and src_prefix.startswith(_OPERATOR_PREFIX)
+    return bool(types) and not corr and not operator
+
+
+def _type_terms(tag: str, run: str, /) -> list[str]:
+    """Return the terms that keep the rows of type `tag` of run `run` (SQL expressions).
+
+    The first is the key of `journal_by_type_key`, so the index serves it; the second drops the
+    rows of another type of the same hash.
+    """
+    # COLLATE "C": hash as the index does, over the columns' collation, whatever the default.
+    key = f'hashtextextended({tag} COLLATE "C", hashtext({run} COLLATE "C"))'
+    return [f"{_TYPE_KEY} = {key}", f"type = {tag}"]
 
 
 def _run_info(record: Any) -> RunInfo:
