@@ -460,23 +460,51 @@ class LiveKernel(KernelBase):
         journal = self.journal
         if journal is None or self._store is None:
             return
+        wrote = False
         while True:
-            if not journal.buffered and not self._pending_snapshot:
+            buffered = journal.buffered
+            if (
+                (not buffered or (wrote and buffered < self._batch_max and self._flush_interval))
+                and self._pending_snapshot is None
+                and not self._durable_waiters
+                and self._journal_room is None
+            ):
+                # Group commit: after a batch, what trickles in waits for the next interval (or
+                # a kick: a command waiting to be durable, a snapshot, journal pressure). Writing
+                # whenever rows were there put a writer step between the hops of every message.
+                # The interval is `_flush_ticker`'s kick: a timeout here (a cancel scope with a
+                # deadline) cost the loop ~20-50 us every interval, in whatever message was in
+                # flight then.
                 self._flush_now = ev = anyio.Event()
-                with anyio.move_on_after(self._flush_interval):
-                    await ev.wait()
+                await ev.wait()
+            wrote = False
             if self._snapshot_due:
                 self._snapshot_due = False
                 self._request_snapshot()  # between handlers: every actor at a consistent point
             if journal.buffered:
                 # One batch per turn, so a snapshot is saved even while rows keep arriving.
                 await self._write_batch()
+                wrote = True
             if (
                 self._pending_snapshot is not None
                 and journal.durable_seq >= self._pending_snapshot[0].seq
             ):
                 await self._save_snapshot()
             await anyio.lowlevel.checkpoint()
+
+    async def _flush_ticker(self) -> None:
+        """Kick the writer every flush interval while rows wait for it."""
+        journal = self.journal
+        if journal is None or self._store is None:
+            return
+        interval = self._flush_interval
+        while True:
+            if interval:
+                await anyio.sleep(interval)
+            else:  # commit at once: look every loop turn
+                await anyio.lowlevel.checkpoint()
+            if journal.buffered:
+                self._kick_writer()
 
     _pending_snapshot: Any = None
 
@@ -526,6 +554,7 @@ class LiveKernel(KernelBase):
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._writer_loop)
+                tg.start_soon(self._flush_ticker)
                 for name, adapter in self.adapters.items():
                     await adapter.start(_Port(self, name))
                     tg.start_soon(self._adapter_loop, name)

@@ -155,6 +155,41 @@ async def test_a_quiet_live_kernel_hashes_its_backlog_before_the_writer_wakes() 
     assert [msg.n for *_, msg in sink.got] == [2, 3, 4]
 
 
+@pytest.mark.anyio
+async def test_the_writer_commits_a_trickle_once_per_flush_interval() -> None:
+    """Group commit: right after a batch, a message's rows wait for the next interval instead
+    of a writer step of their own between the hops of the next message; the interval comes."""
+    store = MemoryStore()
+    run = RunInfo(run_id="r", kernel="live", mode="paper", level="full", seed=0, config="{}")
+    await store.create_run(run)
+    kernel = LiveKernel(
+        store=store, journal=Journal(level="full"), run_id="r", flush_interval_ms=200
+    )
+    kernel.add_actor(ActorSpec("a", lambda: Forwarder("sink")))
+    sink = Sink()
+    kernel.add_actor(ActorSpec("sink", lambda: sink))
+    journal = kernel.journal
+    assert journal is not None
+    async with anyio.create_task_group() as tg:
+        started = anyio.Event()
+        tg.start_soon(lambda: kernel.run(started=started.set))
+        await started.wait()
+        first = await kernel.inject("feed", Ping(n=0), dst="a")
+        await kernel.wait_durable(first.seq)  # a kick: written at once
+        second = await kernel.inject("feed", Ping(n=1), dst="a")
+        while len(sink.got) < 2:
+            await anyio.lowlevel.checkpoint()
+        for _ in range(10):
+            await anyio.lowlevel.checkpoint()
+        assert first.seq <= journal.durable_seq < second.seq
+        with anyio.fail_after(5):  # ... until the interval's kick
+            while journal.durable_seq < journal.last_seq:
+                await anyio.sleep(0.01)
+        kernel.request_stop("test done")
+    stored = [row async for page in store.read("r") for row in page]
+    assert verify_rows("r", stored).head == journal.head
+
+
 def test_a_mark_at_the_chained_head_is_noted_at_once_and_one_behind_it_is_refused() -> None:
     journal = Journal(level="full")
     for seq in (1, 2, 3):
