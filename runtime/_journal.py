@@ -281,19 +281,18 @@ class Journal:
         rows = self._rows
         head = self._head
         last = self.last_seq
-        full = self.level == "full"
-        for env in todo:
-            seq = env.seq
-            # Invariant: seqs strictly increase, so the chain has exactly one order.
-            if seq <= last:
-                raise AssertionError(f"journal seq {seq} after {last}")
-            last = seq
-            data = encode(env)
-            prev = head
-            head = sha(prev + data).digest()
-            if full:
+        add = rows.append
+        if self.level == "full":
+            for env in todo:
+                seq = env.seq
+                # Invariant: seqs strictly increase, so the chain has exactly one order.
+                if seq <= last:
+                    raise AssertionError(f"journal seq {seq} after {last}")
+                last = seq
+                data = encode(env)
+                head = sha(head + data).digest()
                 mtype = type(env.msg)
-                rows.append(
+                add(
                     new_row(
                         row_type,
                         (
@@ -309,30 +308,47 @@ class Journal:
                         ),
                     )
                 )
-            elif env.inp:
-                mtype = type(env.msg)
-                rows.append(
-                    new_row(
-                        row_type,
-                        (
-                            seq,
-                            env.ts,
-                            "in",
-                            tags.get(mtype) or self._tag(mtype),
-                            env.src,
-                            env.corr,
-                            prev,
-                            head,
-                            data,
-                        ),
+        else:
+            outputs = self._outputs
+            since = self._outputs_since_ckpt
+            every = self.checkpoint_every
+            for env in todo:
+                seq = env.seq
+                if seq <= last:
+                    raise AssertionError(f"journal seq {seq} after {last}")
+                last = seq
+                data = encode(env)
+                if env.inp:
+                    prev = head
+                    head = sha(prev + data).digest()
+                    mtype = type(env.msg)
+                    add(
+                        new_row(
+                            row_type,
+                            (
+                                seq,
+                                env.ts,
+                                "in",
+                                tags.get(mtype) or self._tag(mtype),
+                                env.src,
+                                env.corr,
+                                prev,
+                                head,
+                                data,
+                            ),
+                        )
                     )
-                )
-            else:
-                self._outputs += 1
-                self._outputs_since_ckpt += 1
-                if self._outputs_since_ckpt >= self.checkpoint_every:
-                    self._head = head
-                    self._checkpoint(seq, env.ts)
+                else:
+                    head = sha(head + data).digest()
+                    outputs += 1
+                    since += 1
+                    if since >= every:
+                        self._head = head
+                        self._outputs = outputs
+                        self._checkpoint(seq, env.ts)
+                        since = 0
+            self._outputs = outputs
+            self._outputs_since_ckpt = since
         self._last_was_input = todo[-1].inp
         # In place (`append` is this list's bound method); a slice only moves the offset until
         # half the list is done, so compacting costs O(1) per envelope, not O(backlog).
