@@ -23,6 +23,11 @@ from runtime._kernel_messages import EffectAcked, EffectFailed
 from runtime._message import Envelope, Message
 
 _TIMER, _SOURCE, _CALL = 0, 1, 2
+_LOG_MIN = 1024
+"""The restart log length at which the sim kernel renews a small state's local snapshot."""
+_SMALL_STATE = 4096
+"""A state of at most this many bytes is small: snapshotting it every `_LOG_MIN` messages costs
+a few bytes a message. A larger one keeps `Cell.snap_every` (its size over 64, at least 4096)."""
 _MISSING: Any = object()
 _Plan = tuple[tuple[Cell, ...], dict[Any, tuple[Cell, ...]] | None, str | None]
 
@@ -68,7 +73,9 @@ class SimKernel(KernelBase):
             self.direct_emit = False  # the override must see every output
         self._now = start_ns
         self._ready: deque[Envelope] = deque()
-        self._heap: list[tuple[int, int, int, Any]] = []
+        self._heap: list[tuple[Any, ...]] = []
+        """`(ts, order, kind, payload)` of timers and calls, `(ts, order, _SOURCE, name, msg,
+        it, dst)` of sources: ordered by (ts, order), `order` unique."""
         self._order = 0
         self._sink = sink
         self._batch_max = batch_max
@@ -77,6 +84,10 @@ class SimKernel(KernelBase):
         self._started = False
         self._stopped = False
         self.events = 0
+        self._flushed_seq = self.seq
+        """The seq when the journal was last flushed."""
+        self._solo: dict[str, tuple[Cell, ...]] = {}
+        """The one-cell target tuple of a send, by the actor's name (built once per name)."""
 
     def now_ns(self) -> int:
         """Return the simulated clock in ns."""
@@ -128,7 +139,10 @@ class SimKernel(KernelBase):
         it = iter(events)
         first = next(it, None)
         if first is not None:
-            self._push(first[0], _SOURCE, (name, first[1], it, dst))
+            # A source's entry is flat, `(ts, order, _SOURCE, name, msg, it, dst)`: the run loop
+            # replaces it with the source's next one in place (`heapreplace`), once per point.
+            self._order += 1
+            heapq.heappush(self._heap, (first[0], self._order, _SOURCE, name, first[1], it, dst))
 
     def call_at(self, ts: int, fn: Callable[[], None], /) -> None:
         """Run `fn` (say, an operator command through `emit_input`) when the clock reaches `ts`."""
@@ -158,16 +172,15 @@ class SimKernel(KernelBase):
         popleft = ready.popleft
         heap = self._heap
         heappop = heapq.heappop
-        heappush = heapq.heappush
-        cells = self.cells
-        adapters = self.adapters
+        heapreplace = heapq.heapreplace
+        solo = self._solo
         plans = self.router.plans
         plan_for = self._plan
         resolve = self._resolve
         fail = self._fail
         missing = _MISSING
         journal = self.journal
-        check = (journal is not None and self._sink is not None) or bool(self._next_snapshot)
+        now = self._now
         n = 0
         while True:
             while ready:
@@ -177,13 +190,9 @@ class SimKernel(KernelBase):
                 mtype = type(msg)
                 dst = env.dst
                 if dst:
-                    cell = cells.get(dst)
-                    if cell is not None:
-                        targets: tuple[Cell, ...] = (cell,)
-                    else:
-                        if dst in adapters:
-                            self._execute(env)
-                        targets = ()
+                    targets = solo.get(dst)
+                    if targets is None:
+                        targets = self._solo_plan(env)
                 else:
                     plan = plans.get(mtype)
                     if plan is None:
@@ -193,7 +202,8 @@ class SimKernel(KernelBase):
                         targets = keyed.get(
                             getattr(msg, field) if field is not None else None, targets
                         )
-                # `KernelBase.dispatch`, inlined: it runs for every delivery of a backtest.
+                # `KernelBase.dispatch`, inlined: it runs for every delivery of a backtest. The
+                # restart log's length is checked every 1024 events (`_housekeep`), not here.
                 seq = env.seq
                 for cell in targets:
                     handler = cell.handlers.get(mtype, missing)
@@ -215,40 +225,61 @@ class SimKernel(KernelBase):
                     log = cell.log
                     if log is not None:
                         log.append(env)
-                        if len(log) >= cell.snap_every:
-                            cell.take_local_snapshot()
-                if check and not n & 1023:
+                if not n & 1023:
                     self._housekeep()
             if not heap or ready_only:
                 break
-            ts = heap[0][0]
+            top = heap[0]
+            ts = top[0]
             if until_ns is not None and ts > until_ns:
                 break
-            ts, _, kind, payload = heappop(heap)
-            self._now = max(self._now, ts)
-            if kind == _TIMER:
-                actor, timer_id, due = payload
-                self.fire_timer(actor, timer_id, due)
-            elif kind == _SOURCE:
+            if ts > now:
+                now = self._now = ts
+            kind = top[2]
+            if kind == _SOURCE:
                 # `emit_input(name, msg, dst=to)` and `_push`, inlined: once per data point.
-                name, msg, it, to = payload
+                _, _, _, name, msg, it, to = top
                 seq = self.seq + 1
                 self.seq = seq
-                env = Envelope(seq, self._now, name, msg, to, "", 0, True)
+                env = Envelope(seq, now, name, msg, to, "", 0, True)
                 if journal is not None:
                     journal.append(env)
                 ready.append(env)
-                nxt = next(it, None)
+                try:
+                    nxt = next(it, None)
+                except BaseException:
+                    heappop(heap)  # a source that fails is done, as when it ends
+                    raise
                 if nxt is not None:
                     order = self._order + 1
                     self._order = order
-                    heappush(heap, (nxt[0], order, _SOURCE, (name, nxt[1], it, to)))
+                    heapreplace(heap, (nxt[0], order, _SOURCE, name, nxt[1], it, to))
+                else:
+                    heappop(heap)
             else:
-                payload()
+                heappop(heap)
+                if kind == _TIMER:
+                    actor, timer_id, due = top[3]
+                    self.fire_timer(actor, timer_id, due)
+                else:
+                    top[3]()
+                    now = self._now
         if until_ns is not None and until_ns > self._now:
             self._now = until_ns
         self.events += n
         return n
+
+    def _solo_plan(self, env: Envelope, /) -> tuple[Cell, ...]:
+        """Return (and cache, for an actor) the cells a send to `env.dst` goes to; run the
+        command of a send to an adapter, which goes to no cell."""
+        dst = env.dst
+        cell = self.cells.get(dst)
+        if cell is not None:
+            targets = self._solo[dst] = (cell,)
+            return targets
+        if dst in self.adapters:
+            self._execute(env)
+        return ()
 
     def _plan(self, mtype: type[Message], /) -> _Plan:
         """Return (and cache) the cells a published `mtype` goes to: everyone's, and per key.
@@ -269,12 +300,32 @@ class SimKernel(KernelBase):
         return plan
 
     def _housekeep(self) -> None:
-        """Flush a full batch and take a due snapshot; the run loop calls it every 1024 events."""
+        """Keep what waits small; the run loop calls it every 1024 events.
+
+        Flush a full batch (else hash what is queued), take a due snapshot, and renew the local
+        snapshot of an actor whose restart log is long enough. Envelopes then die young, while
+        their memory is still in the CPU caches: the journal queue no longer holds up to a
+        batch of them, and the restart log of an actor with a small state holds about
+        `_LOG_MIN` of them (a larger state keeps `Cell.snap_every`, so its encoding still
+        costs at most 64 bytes a message). A local snapshot's timing changes nothing a
+        restart restores.
+        """
         journal = self.journal
-        if journal is not None and self._sink is not None and journal.buffered >= self._batch_max:
-            self.flush()
+        if journal is not None and self._sink is not None:
+            batch = self._batch_max
+            if journal.buffered >= batch or self.seq - self._flushed_seq >= batch:
+                self.flush()  # every `batch_max` envelopes, at level `inputs` too
+            elif journal.appended:
+                journal.chain(journal.appended)
         if self._next_snapshot and self.seq >= self._next_snapshot:
             self.save_snapshot()
+        for cell in self.cells.values():
+            log = cell.log
+            if log is not None and len(log) >= _LOG_MIN:
+                snap = cell.snap
+                small = snap is None or snap[0] is None or len(snap[0]) <= _SMALL_STATE
+                if small or len(log) >= cell.snap_every:
+                    cell.take_local_snapshot()
 
     def _execute(self, env: Envelope) -> None:
         adapter = self.adapters[env.dst]
@@ -316,6 +367,7 @@ class SimKernel(KernelBase):
         journal = self.journal
         if journal is None or self._sink is None:
             return
+        self._flushed_seq = self.seq
         rows = journal.take_batch()
         if rows:
             self._sink.write(rows)
