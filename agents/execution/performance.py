@@ -101,28 +101,22 @@ _NAN = float("nan")
 class BarSeries(Sequence[tuple[int, float, float, float, float, float]]):
     """Per bar `(end_ns, open, high, low, close, volume)`, kept as columns of machine numbers.
 
-    A list of tuples of floats costs about 230 bytes a bar; six arrays cost 48, which keeps a
-    run over a quarter of 1-minute candles (130,708 bars) tens of MiB lighter.
+    A list of tuples of floats costs about 230 bytes a bar; two arrays (the end times, and the
+    five prices a bar side by side) cost 48, which keeps a run over a quarter of 1-minute
+    candles (130,708 bars) tens of MiB lighter; a bar is one `append` and one `fromlist`.
     """
 
-    __slots__ = ("close", "end_ns", "high", "low", "open", "volume")
+    __slots__ = ("end_ns", "ohlcv")
 
     def __init__(self) -> None:
         self.end_ns = array("q")
-        self.open = array("d")
-        self.high = array("d")
-        self.low = array("d")
-        self.close = array("d")
-        self.volume = array("d")
+        self.ohlcv = array("d")
+        """open, high, low, close, volume of every bar, five floats a bar."""
 
     def add(self, end_ns: int, o: float, h: float, lo: float, c: float, v: float, /) -> None:
         """Append one bar."""
         self.end_ns.append(end_ns)
-        self.open.append(o)
-        self.high.append(h)
-        self.low.append(lo)
-        self.close.append(c)
-        self.volume.append(v)
+        self.ohlcv.fromlist([o, h, lo, c, v])
 
     def __len__(self) -> int:
         return len(self.end_ns)
@@ -136,31 +130,40 @@ class BarSeries(Sequence[tuple[int, float, float, float, float, float]]):
     def __getitem__(self, i: int | slice, /) -> Any:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        return (self.end_ns[i], self.open[i], self.high[i], self.low[i], self.close[i],
-                self.volume[i])  # fmt: skip
+        end = self.end_ns[i]  # raises IndexError past the end; normalises a negative index
+        j = 5 * (i if i >= 0 else len(self.end_ns) + i)
+        return (end, *self.ohlcv[j : j + 5])
 
 
 class SampleSeries(Sequence[tuple[float | None, float | None, float, float]]):
     """Per bar `(bid, ask, inventory, equity)`: the quotes after it (None: that side did not
-    quote; stored as NaN), the inventory and the equity at its close. Columns, as `BarSeries`."""
+    quote; stored as NaN), the inventory and the equity at its close. Four floats a sample,
+    side by side in one array, as `BarSeries`."""
 
-    __slots__ = ("ask", "bid", "equity", "inventory")
+    __slots__ = ("values",)
 
     def __init__(self) -> None:
-        self.bid = array("d")
-        self.ask = array("d")
-        self.inventory = array("d")
-        self.equity = array("d")
+        self.values = array("d")
+        """bid, ask, inventory, equity of every sample, four floats a sample."""
 
     def add(self, bid: float | None, ask: float | None, inventory: float, equity: float, /) -> None:
         """Append one sample."""
-        self.bid.append(_NAN if bid is None else bid)
-        self.ask.append(_NAN if ask is None else ask)
-        self.inventory.append(inventory)
-        self.equity.append(equity)
+        self.values.fromlist(
+            [_NAN if bid is None else bid, _NAN if ask is None else ask, inventory, equity]
+        )
+
+    @property
+    def inventory(self) -> array[float]:
+        """Return the inventory of every sample."""
+        return self.values[2::4]
+
+    @property
+    def equity(self) -> array[float]:
+        """Return the equity of every sample."""
+        return self.values[3::4]
 
     def __len__(self) -> int:
-        return len(self.equity)
+        return len(self.values) // 4
 
     @overload
     def __getitem__(self, i: int, /) -> tuple[float | None, float | None, float, float]: ...
@@ -171,9 +174,13 @@ class SampleSeries(Sequence[tuple[float | None, float | None, float, float]]):
     def __getitem__(self, i: int | slice, /) -> Any:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        bid, ask = self.bid[i], self.ask[i]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("sample index out of range")
+        j = 4 * (i if i >= 0 else n + i)
+        bid, ask, inventory, equity = self.values[j : j + 4]
         return (None if math.isnan(bid) else bid, None if math.isnan(ask) else ask,
-                self.inventory[i], self.equity[i])  # fmt: skip
+                inventory, equity)  # fmt: skip
 
 
 class Performance(Actor):
@@ -214,16 +221,27 @@ class Performance(Actor):
 
     def on_bar(self, msg: Bar) -> None:
         st = self.state
-        if st.bars:
-            self._close_interval()
+        if st.bars:  # `_close_interval`, inlined
+            hold = self._hold
+            # Equity is cash + held x close; with nothing held that is the cash, kept as a float.
+            equity = float(st.cash + hold * st.last_close) if hold else self._cash_f
+            quote = self._quote
+            bid, ask = quote
+            self.samples.values.fromlist(
+                [_NAN if bid is None else bid, _NAN if ask is None else ask, self._inventory_f,
+                 equity]
+            )  # fmt: skip
+            quote[0] = quote[1] = None
         st.bars += 1
         st.last_close = msg.close
         sides = self._sides
         if len(sides) == 2:
             st.two_sided_bars += 1
         sides.clear()
-        self.bars.add(msg.end_ns, float(msg.open), float(msg.high), float(msg.low),
-                      float(msg.close), float(msg.volume))  # fmt: skip
+        bars = self.bars  # `BarSeries.add`, inlined: this runs for every bar
+        bars.end_ns.append(msg.end_ns)
+        bars.ohlcv.fromlist([float(msg.open), float(msg.high), float(msg.low), float(msg.close),
+                             float(msg.volume)])  # fmt: skip
 
     def _close_interval(self) -> None:
         st = self.state
@@ -231,7 +249,10 @@ class Performance(Actor):
         # Equity is cash + held x close; with nothing held that is the cash, whose float is kept.
         equity = float(st.cash + hold * st.last_close) if hold else self._cash_f
         quote = self._quote
-        self.samples.add(quote[0], quote[1], self._inventory_f, equity)
+        bid, ask = quote
+        self.samples.values.fromlist(  # `SampleSeries.add`, inlined
+            [_NAN if bid is None else bid, _NAN if ask is None else ask, self._inventory_f, equity]
+        )
         quote[0] = quote[1] = None
 
     def on_approved(self, msg: OrderApproved) -> None:

@@ -69,9 +69,36 @@ class BarQuoter:
         self._tick_f = float(params.tick)
 
     def update(self, close: Decimal, q: Decimal, /) -> tuple[Decimal | None, Decimal | None]:
-        """Take the next close and the position; return the quotes for the next bar."""
-        self.observe(close)
-        return self.quote(close, q)
+        """Take the next close and the position; return the quotes for the next bar.
+
+        `observe(close)` then `quote(close, q)`, fused (one `float(close)`, no calls): the same
+        operations in the same order, so the same floats and the same `Decimal`s.
+        """
+        st = self.state
+        c = float(close)
+        prev = st.prev
+        if prev is not None:
+            r = math.log(c / prev)
+            lam = self._lam
+            st.var = lam * st.var + (1.0 - lam) * r * r
+            st.returns += 1
+        st.prev = c
+        p = self.params
+        if st.returns < p.warmup:
+            return None, None
+        sp = c * math.sqrt(st.var)
+        # `quote`'s `+ skew * sp` and `* spread_mult` at their defaults, kept: bit for bit.
+        res = c - (float(q) / self._size) * self._gamma * sp * sp + 0.0 * sp
+        half = self._k * sp * 1.0
+        tick = self._tick
+        tf = self._tick_f
+        ticks = close / tick
+        # `min(down, below)` and `max(up, above)`, spelled out (what the builtins compare).
+        down, below = Decimal(math.floor((res - half) / tf)), ticks - 1
+        up, above = Decimal(math.ceil((res + half) / tf)), ticks + 1
+        bid = (below if below < down else down) * tick if q < p.qmax else None
+        ask = (above if above > up else up) * tick if q > -p.qmax else None
+        return bid, ask
 
     def observe(self, close: Decimal, /) -> None:
         """Take the next close into the EWMA (the first half of `update`; then call `quote`)."""
