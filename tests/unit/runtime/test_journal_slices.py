@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import anyio
 import anyio.lowlevel
 import pytest
@@ -116,22 +118,33 @@ async def test_the_writer_hashes_a_backlog_in_slices_and_lets_the_loop_turn() ->
     assert verify_rows("r", stored).head == kernel.journal.head
 
 
-@pytest.mark.anyio
-async def test_a_quiet_live_kernel_hashes_its_backlog_before_the_writer_wakes() -> None:
-    """One message at a time (a tick to an order), the hashing happens when the kernel goes
-    quiet, not in the writer's next batch, where it would hold up the next message."""
+async def _forwarding_kernel(
+    flush_interval_ms: float, /, *, hops: int
+) -> tuple[MemoryStore, LiveKernel, Journal, Sink]:
+    """A journaled live kernel: `hops` forwarders from `a` to a sink, into a memory store."""
     store = MemoryStore()
     run = RunInfo(run_id="r", kernel="live", mode="paper", level="full", seed=0, config="{}")
     await store.create_run(run)
     kernel = LiveKernel(
-        store=store, journal=Journal(level="full"), run_id="r", flush_interval_ms=60_000
+        store=store,
+        journal=Journal(level="full"),
+        run_id="r",
+        flush_interval_ms=flush_interval_ms,
     )
-    kernel.add_actor(ActorSpec("a", lambda: Forwarder("b")))
-    kernel.add_actor(ActorSpec("b", lambda: Forwarder("sink")))
+    names = [*"ab"[:hops], "sink"]
+    for name, nxt in itertools.pairwise(names):
+        kernel.add_actor(ActorSpec(name, lambda nxt=nxt: Forwarder(nxt)))
     sink = Sink()
     kernel.add_actor(ActorSpec("sink", lambda: sink))
-    journal = kernel.journal
-    assert journal is not None
+    assert kernel.journal is not None
+    return store, kernel, kernel.journal, sink
+
+
+@pytest.mark.anyio
+async def test_a_quiet_live_kernel_hashes_its_backlog_before_the_writer_wakes() -> None:
+    """One message at a time (a tick to an order), the hashing happens when the kernel goes
+    quiet, not in the writer's next batch, where it would hold up the next message."""
+    store, kernel, journal, sink = await _forwarding_kernel(60_000, hops=2)
     async with anyio.create_task_group() as tg:
         started = anyio.Event()
         tg.start_soon(lambda: kernel.run(started=started.set))
@@ -159,17 +172,7 @@ async def test_a_quiet_live_kernel_hashes_its_backlog_before_the_writer_wakes() 
 async def test_the_writer_commits_a_trickle_once_per_flush_interval() -> None:
     """Group commit: right after a batch, a message's rows wait for the next interval instead
     of a writer step of their own between the hops of the next message; the interval comes."""
-    store = MemoryStore()
-    run = RunInfo(run_id="r", kernel="live", mode="paper", level="full", seed=0, config="{}")
-    await store.create_run(run)
-    kernel = LiveKernel(
-        store=store, journal=Journal(level="full"), run_id="r", flush_interval_ms=200
-    )
-    kernel.add_actor(ActorSpec("a", lambda: Forwarder("sink")))
-    sink = Sink()
-    kernel.add_actor(ActorSpec("sink", lambda: sink))
-    journal = kernel.journal
-    assert journal is not None
+    store, kernel, journal, sink = await _forwarding_kernel(200, hops=1)
     async with anyio.create_task_group() as tg:
         started = anyio.Event()
         tg.start_soon(lambda: kernel.run(started=started.set))
