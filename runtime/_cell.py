@@ -101,6 +101,17 @@ class Cell:
         self.actor = self._build()
         self.handlers = {}
 
+    def renew_snapshot_if_due(self, small_every: int, small_bytes: int, /) -> None:
+        """Take a local snapshot when the restart log is due: at `small_every` messages for a
+        state of at most `small_bytes` (cheap to encode), else at `snap_every`."""
+        log = self.log
+        if log is None or len(log) < small_every:
+            return
+        snap = self.snap
+        small = snap is None or snap[0] is None or len(snap[0]) <= small_bytes
+        if small or len(log) >= self.snap_every:
+            self.take_local_snapshot()
+
     def take_local_snapshot(self) -> None:
         """Remember the current state so a restart can start from here."""
         state = self.actor.snapshot()

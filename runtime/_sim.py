@@ -320,12 +320,7 @@ class SimKernel(KernelBase):
         if self._next_snapshot and self.seq >= self._next_snapshot:
             self.save_snapshot()
         for cell in self.cells.values():
-            log = cell.log
-            if log is not None and len(log) >= _LOG_MIN:
-                snap = cell.snap
-                small = snap is None or snap[0] is None or len(snap[0]) <= _SMALL_STATE
-                if small or len(log) >= cell.snap_every:
-                    cell.take_local_snapshot()
+            cell.renew_snapshot_if_due(_LOG_MIN, _SMALL_STATE)
 
     def _execute(self, env: Envelope) -> None:
         adapter = self.adapters[env.dst]
