@@ -443,20 +443,7 @@ class RiskGate(Actor):
     # -- marks and drawdown -------------------------------------------------------------------
 
     def on_bar(self, msg: Bar) -> None:
-        # `_mark(msg.instrument, msg.close)`, inlined: this runs for every bar.
-        price = msg.close
-        if price <= _ZERO:
-            return
-        instrument = msg.instrument
-        st = self.state
-        st.marks[instrument] = price
-        env = self.ctx.current
-        st.seen[instrument] = env.ts if env is not None else self.ctx.now
-        rules = self._rules.get(instrument) or self._resolve(instrument)
-        if rules.quote == self.params.equity_asset and rules.base is not None:
-            st.asset_marks[rules.base] = price
-            if self._tiers:
-                self._observe()
+        self._mark(msg.instrument, msg.close)
 
     def on_tick(self, msg: Tick) -> None:
         self._mark(msg.instrument, msg.price)
